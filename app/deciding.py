@@ -1,0 +1,92 @@
+"""GET /slot/<id>/creative: choose a creative, sign the decision, queue the impression."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
+
+from app import metrics
+from app.errors import NotFound
+from app.runtime import Runtime
+from app.store import CountDelta, Event
+from app.decision_ids import DecisionToken
+from bandit import GLOBAL
+
+POLICY = "thompson"
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    tenant: str
+    platform: str
+    slot_id: str
+    city: Optional[str] = None
+    segment: Optional[str] = None
+    customer_id: Optional[str] = None
+    referrer: Optional[str] = None
+
+    def count_segments(self) -> List[str]:
+        """The count rows an impression goes to: always 'global', plus its city and named segment."""
+        rows = [GLOBAL]
+        if self.city:
+            rows.append(f"city:{self.city}")
+        if self.segment:
+            rows.append(f"segment:{self.segment}")
+        return rows
+
+    def deciding_segment(self) -> Optional[str]:
+        """The most specific leaf to decide on; the policy falls back to 'global' while it has no data."""
+        if self.segment:
+            return f"segment:{self.segment}"
+        if self.city:
+            return f"city:{self.city}"
+        return None
+
+
+def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
+    slot = rt.slot(req.tenant, req.platform, req.slot_id)
+    if slot is None:
+        raise NotFound(f"unknown slot {req.slot_id!r} on platform {req.platform!r}", "unknown_slot")
+    eligible = slot.eligible(req.city)
+    if not eligible:
+        raise NotFound("the slot has no active creative for this city", "no_eligible_creative")
+    snapshot = rt.snapshot(req.tenant, req.platform, req.slot_id)
+    by_id = {c.creative_id: c for c in eligible}
+    choice = rt.policy.decide(snapshot, req.deciding_segment(), tuple(by_id))
+    creative = by_id[choice.creative_id]
+
+    issued_ms = int(time.time() * 1000)
+    segments = req.count_segments()
+    token = DecisionToken(req.tenant, req.platform, req.slot_id, creative.creative_id, tuple(segments), issued_ms,
+                          DecisionToken.new_nonce(), req.city, req.referrer)
+    decision_id = rt.signer.sign(token)
+    _queue_impression(rt, req, token, decision_id, choice.segment, choice.propensity)
+    metrics.DECISIONS.labels(POLICY).inc()
+    return {
+        "decision_id": decision_id,
+        "slot_id": req.slot_id,
+        "platform": req.platform,
+        "creative": {"creative_id": creative.creative_id, "image_url": creative.image_url,
+                     "payload": creative.payload},
+        "segment": choice.segment,
+        "policy": POLICY,
+        "propensity": round(float(choice.propensity), 6),
+    }
+
+
+def _queue_impression(rt: Runtime, req: DecisionRequest, token: DecisionToken, decision_id: str,
+                      segment: str, propensity: float) -> None:
+    deltas = [CountDelta(req.tenant, req.platform, req.slot_id, s, token.creative_id, impressions=1)
+              for s in token.segments]
+    if req.referrer:
+        deltas.append(CountDelta(req.tenant, req.platform, req.slot_id, GLOBAL, token.creative_id, impressions=1,
+                                 referrer=req.referrer))
+    event = Event(
+        tenant=req.tenant, platform=req.platform, slot_id=req.slot_id,
+        event_time=datetime.fromtimestamp(token.issued_ms / 1000, timezone.utc),
+        event_id=f"imp:{token.nonce}", kind="impression", decision_id=decision_id,
+        creative_id=token.creative_id, segment=segment, city=req.city, customer_id=req.customer_id,
+        referrer=req.referrer, policy=POLICY, propensity=float(propensity),
+    )
+    rt.writer.submit(deltas, event)

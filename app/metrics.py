@@ -1,0 +1,39 @@
+"""Prometheus metrics. Under gunicorn, ``slotbandit serve`` sets PROMETHEUS_MULTIPROC_DIR before any
+import of prometheus_client, so /metrics sums every worker; in a single process the default
+registry is used."""
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+DECISIONS = Counter("slotbandit_decisions_total", "Creatives chosen", ["policy"])
+CLICKS = Counter("slotbandit_clicks_total", "POST /click answers by result", ["result"])
+CLICKS_AMBIGUOUS = Counter(
+    "slotbandit_clicks_ambiguous_total",
+    "Clicks whose counter write timed out (claimed, possibly not counted; repaired from the event log)",
+)
+IMPRESSIONS_WRITTEN = Counter("slotbandit_impressions_written_total", "Impressions written to Cassandra")
+IMPRESSIONS_DROPPED = Counter(
+    "slotbandit_impressions_dropped_total", "Impressions not written (write queue full or ambiguous failure)", ["reason"]
+)
+WRITE_QUEUE = Gauge("slotbandit_write_queue_depth", "Impressions waiting to be written", multiprocess_mode="livesum")
+CACHE_REFRESH_ERRORS = Counter("slotbandit_cache_refresh_errors_total", "Failed background cache refreshes", ["cache"])
+REQUEST_LATENCY = Histogram(
+    "slotbandit_request_duration_seconds",
+    "Request latency by endpoint",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+ERRORS = Counter("slotbandit_errors_total", "Error answers by HTTP status and code", ["status", "code"])
+
+
+def render() -> tuple:
+    """The Prometheus text exposition of this process, or of all workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

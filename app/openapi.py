@@ -1,0 +1,157 @@
+"""The OpenAPI 3.0 description of the HTTP API. Tests validate real answers against these schemas."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Dict
+
+NUMBER_OR_NULL = {"type": "number", "nullable": True}
+STRING_OR_NULL = {"type": "string", "nullable": True}
+
+
+def _ref(name: str) -> Dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: Dict[str, Any], description: str) -> Dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> Dict[str, Any]:
+    text = {400: "Bad parameters or body", 401: "Missing or unknown API key",
+            404: "Unknown slot or decision (also another tenant's)", 410: "Click after the attribution window",
+            413: "Body too large", 503: "Storage unavailable"}
+    return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
+
+
+def _query(name: str, description: str, required: bool = False) -> Dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": {"type": "string"}}
+
+
+SLOT_PATH = {"name": "slot_id", "in": "path", "required": True, "schema": {"type": "string"}}
+PLATFORM = _query("platform", "Platform of the slot (web, android, ...)", required=True)
+
+SCHEMAS: Dict[str, Any] = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message"],
+                                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+    "Decision": {
+        "type": "object",
+        "required": ["decision_id", "slot_id", "platform", "creative", "segment", "policy", "propensity"],
+        "properties": {
+            "decision_id": {"type": "string", "description": "Signed; pass it to POST /click"},
+            "slot_id": {"type": "string"},
+            "platform": {"type": "string"},
+            "creative": {"type": "object", "required": ["creative_id", "image_url", "payload"],
+                         "properties": {"creative_id": {"type": "string"}, "image_url": STRING_OR_NULL,
+                                        "payload": {"nullable": True, "description": "The creative's JSON payload"}}},
+            "segment": {"type": "string", "description": "Posterior that decided: global, city:<c>, segment:<s>"},
+            "policy": {"type": "string", "enum": ["thompson"]},
+            "propensity": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    },
+    "ClickRequest": {
+        "type": "object", "required": ["decision_id"],
+        "properties": {"decision_id": {"type": "string"}, "customer_id": {"type": "string"}},
+    },
+    "ClickResult": {
+        "type": "object", "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["accepted", "duplicate"]}},
+    },
+    "CreativeStats": {
+        "type": "object",
+        "required": ["creative_id", "impressions", "clicks", "alpha", "beta", "mean", "ci95", "p_best", "eligible"],
+        "properties": {
+            "creative_id": {"type": "string"},
+            "impressions": {"type": "integer", "minimum": 0},
+            "clicks": {"type": "integer", "minimum": 0},
+            "alpha": {"type": "number"}, "beta": {"type": "number"},
+            "mean": {"type": "number", "description": "Posterior mean alpha / (alpha + beta)"},
+            "ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                     "description": "Equal-tailed 95% credible interval"},
+            "p_best": {**NUMBER_OR_NULL, "description": "P(this creative has the highest rate); null if not eligible"},
+            "eligible": {"type": "boolean"},
+        },
+    },
+    "SegmentStats": {
+        "type": "object", "required": ["segment", "decided_by", "creatives"],
+        "properties": {"segment": {"type": "string"},
+                       "decided_by": {"type": "string", "description": "global while the segment has no data"},
+                       "creatives": {"type": "array", "items": _ref("CreativeStats")}},
+    },
+    "Stats": {
+        "type": "object", "required": ["slot_id", "platform", "segments"],
+        "properties": {"slot_id": {"type": "string"}, "platform": {"type": "string"},
+                       "segments": {"type": "array", "items": _ref("SegmentStats")}},
+    },
+    "Rate": {
+        "type": "object", "required": ["impressions", "clicks", "ctr"],
+        "properties": {"impressions": {"type": "integer"}, "clicks": {"type": "integer"}, "ctr": NUMBER_OR_NULL,
+                       "creative_id": {"type": "string"}},
+    },
+    "ReferrerStats": {
+        "type": "object", "required": ["slot_id", "platform", "referrers"],
+        "properties": {
+            "slot_id": {"type": "string"}, "platform": {"type": "string"},
+            "referrers": {"type": "array", "items": {"allOf": [_ref("Rate"), {
+                "type": "object", "required": ["referrer", "creatives"],
+                "properties": {"referrer": {"type": "string"},
+                               "creatives": {"type": "array", "items": _ref("Rate")}}}]}},
+        },
+    },
+    "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"},
+                                                                        "cassandra": {"type": "string"}}},
+}
+
+
+@lru_cache(maxsize=1)
+def spec() -> Dict[str, Any]:
+    api_key = [{"ApiKey": []}]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "slotbandit", "version": "1",
+                 "description": "Choose a creative per request by Thompson sampling; learn from clicks."},
+        "components": {
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
+            "schemas": SCHEMAS,
+        },
+        "paths": {
+            "/slot/{slot_id}/creative": {"get": {
+                "summary": "Choose a creative for one request",
+                "security": api_key,
+                "parameters": [SLOT_PATH, PLATFORM, _query("city", "Visitor's city (pooled toward the slot)"),
+                               _query("segment", "Tenant-named segment"), _query("customer_id", "Visitor id"),
+                               _query("referrer", "Where the visitor came from")],
+                "responses": {"200": _json(_ref("Decision"), "The chosen creative"), **_errors(400, 401, 404, 503)},
+            }},
+            "/click": {"post": {
+                "summary": "Report the click of a decision (counted once)",
+                "security": api_key,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ClickRequest")}}},
+                "responses": {"202": _json(_ref("ClickResult"), "Counted"),
+                              "200": _json(_ref("ClickResult"), "Already counted: duplicate"),
+                              **_errors(400, 401, 404, 410, 413, 503)},
+            }},
+            "/slot/{slot_id}/stats": {"get": {
+                "summary": "What the slot has learned, per segment and creative (or per referrer)",
+                "security": api_key,
+                "parameters": [SLOT_PATH, PLATFORM, _query("city", "Only global and this city"),
+                               {"name": "by", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["segment", "referrer"]}}],
+                "responses": {"200": _json({"oneOf": [_ref("Stats"), _ref("ReferrerStats")]}, "Stats"),
+                              **_errors(400, 401, 404, 503)},
+            }},
+            "/healthz": {"get": {"summary": "Process up", "responses": {"200": _json(_ref("Status"), "Up")}}},
+            "/readyz": {"get": {"summary": "Cassandra reachable",
+                                "responses": {"200": _json(_ref("Status"), "Ready"),
+                                              "503": _json(_ref("Status"), "Cassandra unreachable")}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics",
+                                 "responses": {"200": {"description": "Prometheus text format",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document",
+                                      "responses": {"200": {"description": "OpenAPI 3.0",
+                                                            "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        },
+    }

@@ -1,0 +1,81 @@
+"""The per-process objects of the service, built once by ``create_app`` and shared by every view."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+from flask import current_app
+
+from app import metrics
+from app.cache import RefreshingCache
+from app.db import Database
+from app.decision_ids import DecisionSigner
+from app.event_writer import ImpressionWriter
+from app.settings import Settings
+from app.store import CatalogStore, CountsStore, EventStore, SlotConfig, TenantStore, hash_key
+from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
+
+KEY_CACHE_TTL_S = 2.0
+SlotKey = Tuple[str, str, str]  # (tenant, platform, slot_id)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    tenants: TenantStore
+    catalog: CatalogStore
+    counts: CountsStore
+    events: EventStore
+    writer: ImpressionWriter
+    signer: DecisionSigner
+    policy: ThompsonPolicy
+    keys: RefreshingCache
+    slots: RefreshingCache
+    snapshots: RefreshingCache
+
+    @classmethod
+    def build(cls, settings: Settings, rng: Optional[np.random.Generator] = None) -> "Runtime":
+        db = Database(settings)
+        tenants, catalog, counts, events = TenantStore(db), CatalogStore(db), CountsStore(db), EventStore(db)
+        on_error = lambda name: metrics.CACHE_REFRESH_ERRORS.labels(name).inc()  # noqa: E731
+        versions = iter(range(1, 1 << 62))
+
+        def load_snapshot(key: SlotKey) -> SlotSnapshot:
+            return SlotSnapshot(segments=counts.read_slot(*key), version=next(versions))
+
+        return cls(
+            settings=settings,
+            db=db,
+            tenants=tenants,
+            catalog=catalog,
+            counts=counts,
+            events=events,
+            writer=ImpressionWriter(counts, events, queue_size=settings.write_queue_size),
+            signer=DecisionSigner(settings.require_secret()),
+            policy=ThompsonPolicy(ThompsonConfig(), rng or np.random.default_rng()),
+            keys=RefreshingCache("api_keys", tenants.tenant_for_key_hash, KEY_CACHE_TTL_S, on_refresh_error=on_error),
+            slots=RefreshingCache("slots", lambda key: catalog.load_slot(*key), settings.config_refresh_s,
+                                  on_refresh_error=on_error),
+            snapshots=RefreshingCache("posteriors", load_snapshot, settings.posterior_refresh_s,
+                                      on_refresh_error=on_error),
+        )
+
+    def tenant_for_key(self, key: str) -> Optional[str]:
+        return self.keys.get(hash_key(key))
+
+    def slot(self, tenant: str, platform: str, slot_id: str) -> Optional[SlotConfig]:
+        return self.slots.get((tenant, platform, slot_id))
+
+    def snapshot(self, tenant: str, platform: str, slot_id: str) -> SlotSnapshot:
+        return self.snapshots.get((tenant, platform, slot_id))
+
+    def close(self) -> None:
+        self.writer.close()
+        self.db.shutdown()
+
+
+def runtime() -> Runtime:
+    """The runtime of the current Flask app."""
+    return current_app.extensions["slotbandit"]

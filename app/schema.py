@@ -1,0 +1,91 @@
+"""Apply the numbered CQL files in ``cql/`` (and any other CQL file) statement by statement.
+
+Every file is re-runnable (``IF NOT EXISTS``). Only ``${keyspace}`` and ``${replication}`` are
+substituted, after ``Settings`` validated both; nothing else is built by string formatting.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator, List
+
+from cassandra.cluster import Session
+
+from app.db import make_cluster
+from app.settings import REPO_ROOT, Settings
+
+CQL_DIR = REPO_ROOT / "cql"
+
+
+def split_statements(text: str) -> List[str]:
+    """Split CQL text on ``;`` outside quoted strings, dropping ``--`` and ``//`` comments."""
+    statements, current = [], []
+    for chunk in _tokens(text):
+        if chunk == ";":
+            statement = "".join(current).strip()
+            if statement:
+                statements.append(statement)
+            current = []
+        else:
+            current.append(chunk)
+    tail = "".join(current).strip()
+    if tail:
+        statements.append(tail)
+    return statements
+
+
+def _tokens(text: str) -> Iterator[str]:
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "'":  # a string literal; '' is an escaped quote
+            j = i + 1
+            while j < n:
+                if text[j] == "'" and (j + 1 >= n or text[j + 1] != "'"):
+                    break
+                j += 2 if text[j] == "'" else 1
+            yield text[i : j + 1]
+            i = j + 1
+        elif text.startswith("--", i) or text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif ch == ";":
+            yield ";"
+            i += 1
+        else:
+            yield ch
+            i += 1
+
+
+def schema_files() -> List[Path]:
+    return sorted(CQL_DIR.glob("[0-9][0-9][0-9]_*.cql"))
+
+
+def render(path: Path, settings: Settings) -> List[str]:
+    text = path.read_text()
+    text = text.replace("${keyspace}", settings.keyspace).replace("${replication}", settings.replication)
+    return split_statements(text)
+
+
+def run_file(session: Session, path: Path, settings: Settings) -> int:
+    """Execute every statement of one file; return how many ran."""
+    statements = render(path, settings)
+    for statement in statements:
+        session.execute(statement, timeout=60)
+    return len(statements)
+
+
+def apply_schema(settings: Settings, log: Callable[[str], None] = print) -> None:
+    """Create the keyspace and every table; safe to run again at any time."""
+    cluster = make_cluster(settings, connect_timeout=10)
+    try:
+        session = cluster.connect()
+        files = schema_files()
+        for index, path in enumerate(files):
+            if index == 1:
+                session.set_keyspace(settings.keyspace)
+            count = run_file(session, path, settings)
+            log(f"applied {path.name} ({count} statements)")
+        # DDL is asynchronous across a cluster; wait until every node agrees.
+        cluster.control_connection.wait_for_schema_agreement()
+    finally:
+        cluster.shutdown()

@@ -1,0 +1,110 @@
+"""Posterior counts (impressions and clicks per segment and creative) and referrer counts.
+
+Counters are fast but not idempotent: a retried increment may count twice. So increments are
+only ever retried when the driver proves they were not applied, and clicks reach this module only
+after their decision was claimed exactly once (see ``EventStore.claim_click``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional
+
+from cassandra.query import BatchStatement, BatchType
+
+from app.db import Database
+from bandit import ArmCounts
+
+UPDATE_ARM = (
+    "UPDATE arm_counts SET impressions = impressions + ?, clicks = clicks + ? "
+    "WHERE tenant = ? AND platform = ? AND slot_id = ? AND segment = ? AND creative_id = ?"
+)
+UPDATE_REFERRER = (
+    "UPDATE referrer_counts SET impressions = impressions + ?, clicks = clicks + ? "
+    "WHERE tenant = ? AND platform = ? AND slot_id = ? AND referrer = ? AND creative_id = ?"
+)
+
+
+@dataclass(frozen=True)
+class CountDelta:
+    """An increment of one counter row; ``referrer`` set means a referrer_counts row."""
+
+    tenant: str
+    platform: str
+    slot_id: str
+    segment: str
+    creative_id: str
+    impressions: int = 0
+    clicks: int = 0
+    referrer: Optional[str] = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.tenant, self.platform, self.slot_id, self.segment, self.creative_id, self.referrer)
+
+
+class CountsStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def read_slot(self, tenant: str, platform: str, slot_id: str) -> Dict[str, Dict[str, ArmCounts]]:
+        """All counts of one slot: {segment: {creative_id: ArmCounts}} (one partition read)."""
+        rows = self.db.execute(
+            "SELECT segment, creative_id, impressions, clicks FROM arm_counts "
+            "WHERE tenant = ? AND platform = ? AND slot_id = ?",
+            (tenant, platform, slot_id),
+        )
+        segments: Dict[str, Dict[str, ArmCounts]] = {}
+        for row in rows:
+            segments.setdefault(row["segment"], {})[row["creative_id"]] = ArmCounts(
+                max(row["impressions"] or 0, 0), max(row["clicks"] or 0, 0)
+            )
+        return segments
+
+    def read_referrers(self, tenant: str, platform: str, slot_id: str) -> Dict[str, Dict[str, ArmCounts]]:
+        """{referrer: {creative_id: ArmCounts}} for one slot."""
+        rows = self.db.execute(
+            "SELECT referrer, creative_id, impressions, clicks FROM referrer_counts "
+            "WHERE tenant = ? AND platform = ? AND slot_id = ?",
+            (tenant, platform, slot_id),
+        )
+        referrers: Dict[str, Dict[str, ArmCounts]] = {}
+        for row in rows:
+            referrers.setdefault(row["referrer"], {})[row["creative_id"]] = ArmCounts(
+                max(row["impressions"] or 0, 0), max(row["clicks"] or 0, 0)
+            )
+        return referrers
+
+    def add_async(self, delta: CountDelta):
+        """Start one counter increment; returns the driver's ResponseFuture."""
+        return self.db.session.execute_async(self._bind(delta))
+
+    def add_together(self, deltas: Iterable[CountDelta]) -> None:
+        """Apply several increments in one counter batch (a click: its segments and referrer)."""
+        batch = BatchStatement(batch_type=BatchType.COUNTER)
+        for delta in deltas:
+            batch.add(self._bind(delta))
+        self.db.session.execute(batch)
+
+    def _bind(self, delta: CountDelta):
+        if delta.referrer is None:
+            statement, last_key = self.db.prepare(UPDATE_ARM), delta.segment
+        else:
+            statement, last_key = self.db.prepare(UPDATE_REFERRER), delta.referrer
+        return statement.bind(
+            (delta.impressions, delta.clicks, delta.tenant, delta.platform, delta.slot_id, last_key, delta.creative_id)
+        )
+
+
+def merge(deltas: Iterable[CountDelta]) -> List[CountDelta]:
+    """Sum deltas that touch the same row, so a flush sends one increment per row."""
+    merged: Dict[tuple, CountDelta] = {}
+    for delta in deltas:
+        previous = merged.get(delta.key)
+        if previous is None:
+            merged[delta.key] = delta
+        else:
+            merged[delta.key] = CountDelta(
+                delta.tenant, delta.platform, delta.slot_id, delta.segment, delta.creative_id,
+                previous.impressions + delta.impressions, previous.clicks + delta.clicks, delta.referrer,
+            )
+    return list(merged.values())

@@ -1,0 +1,93 @@
+"""The event log (impressions and clicks, hourly partitions) and the exactly-once click claims."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+from cassandra import ConsistencyLevel
+
+from app.db import Database
+
+INSERT_EVENT = (
+    "INSERT INTO events (tenant, platform, slot_id, hour, event_time, event_id, kind, decision_id, creative_id, "
+    "segment, city, customer_id, referrer, policy, propensity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the event log. ``event_id`` is deterministic, so writing it twice is harmless."""
+
+    tenant: str
+    platform: str
+    slot_id: str
+    event_time: datetime
+    event_id: str
+    kind: str  # impression | click
+    decision_id: str
+    creative_id: str
+    segment: str
+    city: Optional[str] = None
+    customer_id: Optional[str] = None
+    referrer: Optional[str] = None
+    policy: Optional[str] = None
+    propensity: Optional[float] = None
+
+    @property
+    def hour(self) -> str:
+        return hour_bucket(self.event_time)
+
+
+def hour_bucket(moment: datetime) -> str:
+    """The partition bucket of a moment: its UTC hour as 'YYYYMMDDHH'."""
+    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H")
+
+
+class EventStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def insert_async(self, event: Event):
+        return self.db.session.execute_async(self.db.prepare(INSERT_EVENT).bind(_values(event)))
+
+    def insert(self, event: Event) -> None:
+        self.db.execute(INSERT_EVENT, _values(event))
+
+    def claim_click(self, tenant: str, decision: str, ttl_s: int, now: datetime) -> bool:
+        """Claim a decision's click. True for exactly one caller, however many race (Paxos)."""
+        row = self.db.execute(
+            "INSERT INTO click_claims (tenant, decision, state, claimed_at) VALUES (?, ?, 'pending', ?) "
+            "IF NOT EXISTS USING TTL ?",
+            (tenant, decision, now, ttl_s),
+        ).one()
+        return bool(row["[applied]"])
+
+    def mark_counted(self, tenant: str, decision: str, ttl_s: int) -> None:
+        self.db.execute(
+            "UPDATE click_claims USING TTL ? SET state = 'counted' WHERE tenant = ? AND decision = ?",
+            (ttl_s, tenant, decision),
+        )
+
+    def release_claim(self, tenant: str, decision: str) -> None:
+        """Undo a claim whose click was provably not counted, so that the client's retry counts it."""
+        self.db.execute(
+            "DELETE FROM click_claims WHERE tenant = ? AND decision = ? IF EXISTS",
+            (tenant, decision),
+        )
+
+    def claim_state(self, tenant: str, decision: str) -> Optional[str]:
+        row = self.db.execute(
+            "SELECT state FROM click_claims WHERE tenant = ? AND decision = ?",
+            (tenant, decision),
+            consistency=ConsistencyLevel.SERIAL,
+        ).one()
+        return row["state"] if row else None
+
+
+def _values(event: Event) -> tuple:
+    return (
+        event.tenant, event.platform, event.slot_id, event.hour, event.event_time, event.event_id, event.kind,
+        event.decision_id, event.creative_id, event.segment, event.city, event.customer_id, event.referrer,
+        event.policy, event.propensity,
+    )

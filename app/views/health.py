@@ -1,0 +1,32 @@
+from flask import Blueprint, Response, jsonify
+
+from app import metrics
+from app.openapi import spec
+from app.runtime import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up (no storage call)."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready to serve: Cassandra answers a query now."""
+    if runtime().db.ping():
+        return jsonify({"status": "ready", "cassandra": "ok"})
+    return jsonify({"status": "unavailable", "cassandra": "unreachable"}), 503
+
+
+@bp.get("/metrics")
+def prometheus_metrics():
+    body, content_type = metrics.render()
+    return Response(body, content_type=content_type)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(spec())
