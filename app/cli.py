@@ -268,3 +268,7 @@ def simulate(visitors: int, url: Optional[str], api_key: str, slot: str, platfor
     except SimulationError as error:
         raise CliError(str(error)) from None
     click.echo(report.format_table())
+
+
+if __name__ == "__main__":
+    main()

