@@ -227,12 +227,17 @@ def serve(host: str, port: Optional[int], workers: Optional[int]) -> None:
     """Run the HTTP service under gunicorn (sync workers, JSON logs, /metrics summed over workers)."""
     from app.server import run
 
+    from app.server import port_is_free
+
     settings = _settings()
     try:
         settings.require_secret()
     except SettingsError as error:
         raise CliError(str(error)) from None
-    run("app.wsgi:app", host, port or settings.port, workers)
+    port = port or settings.port
+    if not port_is_free(host, port):
+        raise CliError(f"port {port} on {host} is already in use: stop the other process or pass --port")
+    run("app.wsgi:app", host, port, workers)
 
 
 @main.command("demo")

@@ -178,7 +178,8 @@ class EmbeddedCassandra:
     def start(self, wait_s: float = 180, watch_pid: Optional[int] = None, log: Log = print) -> int:
         """Start the server in the background unless it already runs; return its pid once CQL answers.
 
-        With ``watch_pid``, a detached watchdog stops the server when that process dies.
+        With ``watch_pid``, a detached watchdog stops the server when that process dies. A server
+        that already runs from this data dir is waited for and returned as is, without a watchdog.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with _file_lock(self.data_dir / "cassandra.lock"):
@@ -190,7 +191,7 @@ class EmbeddedCassandra:
             java = _find_java()
             for name, port in (("port", self.port), ("storage port", self.storage_port)):
                 if _port_in_use(port):
-                    setting = "CASSANDRA_PORT" if port == self.port else "a different storage_port"
+                    setting = "CASSANDRA_PORT" if port == self.port else "SLOTBANDIT_CASSANDRA_STORAGE_PORT"
                     raise EmbeddedCassandraError(
                         f"{name} {port} is already in use by another process: stop it or set {setting}")
             cassandra_home = self.install(log)

@@ -146,8 +146,8 @@ def test_port_taken_by_another_process_is_reported(tmp_path, taken):
             server.start()
 
     assert f"port {ports[taken]} is already in use by another process: stop it" in str(error.value)
-    if taken == "port":
-        assert str(error.value).endswith("or set CASSANDRA_PORT")
+    setting = "CASSANDRA_PORT" if taken == "port" else "SLOTBANDIT_CASSANDRA_STORAGE_PORT"
+    assert str(error.value).endswith(f"or set {setting}")
 
 
 def test_stale_pid_file_is_cleaned_quietly(tmp_path):

@@ -1,0 +1,251 @@
+"""The decision the service makes: which creative to show in a slot.
+
+Counts live in segments: "global" holds every impression of the slot, and leaf
+segments such as "city:pune" or "segment:vip" hold the impressions of one
+audience. A request names at most one leaf. When that leaf has data, each
+creative's leaf counts are pooled toward its global posterior (see pooling)
+and Thompson sampling runs on the pooled posteriors; otherwise it runs on the
+global posteriors.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bandit._validation import require_positive, require_positive_int
+from bandit.beta import ArmCounts, BetaPosterior
+from bandit.cache import LruCache
+from bandit.pooling import PoolingConfig, pooled_posterior, slot_prior_strength
+from bandit.thompson import choice_probabilities, thompson_draw
+
+__all__ = [
+    "GLOBAL",
+    "Decision",
+    "SlotSnapshot",
+    "ThompsonConfig",
+    "ThompsonPolicy",
+    "family_prior_strength",
+    "posteriors_for",
+    "segment_family",
+]
+
+GLOBAL = "global"
+CACHE_ENTRIES = 1024
+
+_NO_COUNTS = ArmCounts()
+_SNAPSHOT_SERIALS = itertools.count()
+
+
+@dataclass(frozen=True)
+class SlotSnapshot:
+    """Counts for one slot at one moment, as read from storage.
+
+    segments maps a segment key ("global", "city:pune", "segment:vip", ...) to
+    {creative_id: ArmCounts}. version changes whenever the counts change (the
+    service passes its refresh counter).
+    """
+
+    segments: Mapping[str, Mapping[str, ArmCounts]]
+    version: int = 0
+    # Unique per snapshot object in this process; unlike id(), never reused.
+    _serial: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_serial", next(_SNAPSHOT_SERIALS))
+
+    def counts(self, segment: str, creative_id: str) -> ArmCounts:
+        """Counts of a creative in a segment; zero counts when absent."""
+        return self.segments.get(segment, {}).get(creative_id, _NO_COUNTS)
+
+    def has_segment(self, segment: str) -> bool:
+        """True when the segment has at least one impression."""
+        arms = self.segments.get(segment, {})
+        return any(counts.impressions > 0 for counts in arms.values())
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The creative shown, the segment whose posterior chose it, and its propensity."""
+
+    creative_id: str
+    segment: str
+    propensity: float
+
+
+@dataclass(frozen=True)
+class ThompsonConfig:
+    """Settings of Thompson sampling.
+
+    pooling: bounds of the prior strength of leaf segments.
+    propensity_draws: Monte Carlo draws behind each propensity.
+    prior_alpha, prior_beta: Beta prior of the global posteriors (1, 1 is uniform).
+    """
+
+    pooling: PoolingConfig = PoolingConfig()
+    propensity_draws: int = 10_000
+    prior_alpha: float = 1.0
+    prior_beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pooling, PoolingConfig):
+            raise TypeError(f"pooling must be a PoolingConfig, but {self.pooling!r} is given")
+        require_positive_int("propensity_draws", self.propensity_draws)
+        require_positive("prior_alpha", self.prior_alpha)
+        require_positive("prior_beta", self.prior_beta)
+
+
+def segment_family(segment: str) -> str:
+    """The part before the first colon: "city:pune" -> "city".
+
+    Leaf segments of one family are pooled toward the global posterior together.
+    """
+    return segment.split(":", 1)[0]
+
+
+def family_prior_strength(snapshot: SlotSnapshot, family: str, config: PoolingConfig) -> float:
+    """slot_prior_strength over every leaf segment of a family, for every creative seen there."""
+    leaves = [s for s in snapshot.segments if s != GLOBAL and segment_family(s) == family]
+    creative_ids = dict.fromkeys(c for leaf in leaves for c in snapshot.segments[leaf])
+    city_counts_by_creative = {
+        creative_id: [snapshot.counts(leaf, creative_id) for leaf in leaves]
+        for creative_id in creative_ids
+    }
+    return slot_prior_strength(city_counts_by_creative, config)
+
+
+def posteriors_for(
+    snapshot: SlotSnapshot,
+    segment: str | None,
+    creative_ids: Sequence[str],
+    config: ThompsonConfig,
+) -> tuple[str, list[BetaPosterior]]:
+    """The segment used and one posterior per creative, in the order of creative_ids.
+
+    No segment, "global", or a segment without impressions: ("global", the
+    Beta(prior_alpha + k, prior_beta + n - k) posteriors of the global counts).
+    A leaf with impressions: (leaf, each creative's leaf counts pooled toward its
+    global posterior with the strength of the leaf's family).
+    """
+    used = _segment_used(snapshot, segment)
+    strength = None
+    if used != GLOBAL:
+        strength = family_prior_strength(snapshot, segment_family(used), config.pooling)
+    return used, _posteriors(snapshot, used, creative_ids, config, strength)
+
+
+class ThompsonPolicy:
+    """Thompson sampling with cached propensities, shared by the threads of a worker.
+
+    The Monte Carlo behind the propensities runs once per snapshot, segment used
+    and list of creatives; every further request costs one Beta draw per creative.
+    """
+
+    def __init__(self, config: ThompsonConfig, rng: np.random.Generator) -> None:
+        self._config = config
+        self._rng = rng  # numpy serialises draws from one Generator with a lock
+        self._arms: LruCache[_Arms] = LruCache(CACHE_ENTRIES)
+        self._strengths: LruCache[float] = LruCache(CACHE_ENTRIES)
+
+    @property
+    def config(self) -> ThompsonConfig:
+        return self._config
+
+    def decide(
+        self, snapshot: SlotSnapshot, segment: str | None, creative_ids: Sequence[str]
+    ) -> Decision:
+        """Pick one creative by one Thompson draw over posteriors_for(...).
+
+        The propensity is the cached choice probability of the chosen creative.
+        A creative that won none of the Monte Carlo draws gets 1 / (2 n_draws)
+        instead of 0, so inverse-propensity weights stay finite.
+        """
+        arms = self._lookup(snapshot, segment, creative_ids)
+        index = thompson_draw(arms.alphas, arms.betas, self._rng)
+        floor = 0.5 / self._config.propensity_draws
+        propensity = max(float(arms.probabilities[index]), floor)
+        return Decision(arms.creative_ids[index], arms.segment, propensity)
+
+    def probabilities(
+        self, snapshot: SlotSnapshot, segment: str | None, creative_ids: Sequence[str]
+    ) -> tuple[str, np.ndarray]:
+        """The segment used and every creative's choice probability (read-only array)."""
+        arms = self._lookup(snapshot, segment, creative_ids)
+        return arms.segment, arms.probabilities
+
+    def _lookup(
+        self, snapshot: SlotSnapshot, segment: str | None, creative_ids: Sequence[str]
+    ) -> _Arms:
+        ids = tuple(creative_ids)
+        if not ids:
+            raise ValueError("creative_ids must hold at least one creative, but none is given")
+        used = _segment_used(snapshot, segment)
+        key = (snapshot.version, snapshot._serial, used, ids)
+        arms = self._arms.get(key)
+        if arms is None:
+            arms = self._arms.setdefault(key, self._compute_arms(snapshot, used, ids))
+        return arms
+
+    def _compute_arms(self, snapshot: SlotSnapshot, used: str, ids: tuple[str, ...]) -> _Arms:
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"creative_ids must be distinct, but {list(ids)} is given")
+        strength = None if used == GLOBAL else self._strength(snapshot, segment_family(used))
+        posteriors = _posteriors(snapshot, used, ids, self._config, strength)
+        alphas = np.array([p.alpha for p in posteriors])
+        betas = np.array([p.beta for p in posteriors])
+        probabilities = choice_probabilities(
+            alphas, betas, self._rng, self._config.propensity_draws
+        )
+        probabilities.setflags(write=False)
+        return _Arms(used, ids, alphas, betas, probabilities)
+
+    def _strength(self, snapshot: SlotSnapshot, family: str) -> float:
+        key = (snapshot.version, snapshot._serial, family)
+        strength = self._strengths.get(key)
+        if strength is None:
+            computed = family_prior_strength(snapshot, family, self._config.pooling)
+            strength = self._strengths.setdefault(key, computed)
+        return strength
+
+
+@dataclass(frozen=True)
+class _Arms:
+    """Everything a decision needs for one snapshot, segment used and creative list."""
+
+    segment: str
+    creative_ids: tuple[str, ...]
+    alphas: np.ndarray
+    betas: np.ndarray
+    probabilities: np.ndarray
+
+
+def _segment_used(snapshot: SlotSnapshot, segment: str | None) -> str:
+    """The requested leaf when it has impressions, else "global"."""
+    if segment is None or segment == GLOBAL or not snapshot.has_segment(segment):
+        return GLOBAL
+    return segment
+
+
+def _posteriors(
+    snapshot: SlotSnapshot,
+    used: str,
+    creative_ids: Sequence[str],
+    config: ThompsonConfig,
+    strength: float | None,
+) -> list[BetaPosterior]:
+    """The global posteriors; for a leaf, the leaf counts pooled toward them with strength."""
+    parents = [
+        BetaPosterior.from_counts(
+            snapshot.counts(GLOBAL, creative_id), config.prior_alpha, config.prior_beta
+        )
+        for creative_id in creative_ids
+    ]
+    if used == GLOBAL:
+        return parents
+    return [
+        pooled_posterior(snapshot.counts(used, creative_id), parent, strength)
+        for creative_id, parent in zip(creative_ids, parents)
+    ]

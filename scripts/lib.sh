@@ -1,0 +1,42 @@
+# Shared by the scripts: a project-local virtual environment, installed once and refreshed when
+# setup.cfg changes. Sourced, not run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+SB="$VENV/bin/slotbandit"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'slotbandit: %s\n' "$*" >&2; exit 1; }
+
+ensure_venv() {
+  local extras="${1:-cqlsh}"
+  command -v python3 >/dev/null || die "python3 not found: install Python 3.9 or newer"
+  if [ ! -x "$PY" ]; then
+    say "creating .venv"
+    python3 -m venv "$VENV" || die "cannot create .venv (on Debian: apt-get install python3-venv)"
+  fi
+  local stamp="$VENV/.installed-$extras"
+  local want
+  want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing slotbandit and its dependencies into .venv ($extras)"
+    local log="$VENV/install.log"
+    if ! "$PY" -m pip install --disable-pip-version-check -e "$ROOT[$extras]" >"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      die "installing the Python packages failed (full log: $log)"
+    fi
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_dev_secret() {
+  # A stable development secret, so decision ids stay valid across restarts of quickstart.
+  if [ -z "${SLOTBANDIT_SECRET:-}" ]; then
+    mkdir -p "$ROOT/.data"
+    [ -f "$ROOT/.data/secret" ] || "$PY" -c "import secrets; print(secrets.token_urlsafe(32))" > "$ROOT/.data/secret"
+    SLOTBANDIT_SECRET="$(cat "$ROOT/.data/secret")"
+    export SLOTBANDIT_SECRET
+  fi
+}
