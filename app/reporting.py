@@ -54,8 +54,8 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
                    rng: np.random.Generator) -> Dict[str, Any]:
     city = segment[len("city:"):] if segment.startswith("city:") else None
     eligible = [c.creative_id for c in slot.eligible(city)]
-    counted = set(snapshot.segments.get(segment, {}))
-    creative_ids = sorted(set(eligible) | counted | (set(snapshot.segments.get(GLOBAL, {})) if segment == GLOBAL else set()))
+    # Eligible creatives, and any other with history here (paused or removed ones keep their counts).
+    creative_ids = sorted(set(eligible) | set(snapshot.segments.get(segment, {})))
     if not creative_ids:
         return {"segment": segment, "decided_by": GLOBAL, "creatives": []}
     config = rt.policy.config

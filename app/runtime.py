@@ -39,7 +39,9 @@ class Runtime:
     def build(cls, settings: Settings, rng: Optional[np.random.Generator] = None) -> "Runtime":
         db = Database(settings)
         tenants, catalog, counts, events = TenantStore(db), CatalogStore(db), CountsStore(db), EventStore(db)
-        on_error = lambda name: metrics.CACHE_REFRESH_ERRORS.labels(name).inc()  # noqa: E731
+        def on_error(cache_name: str) -> None:
+            metrics.CACHE_REFRESH_ERRORS.labels(cache_name).inc()
+
         versions = iter(range(1, 1 << 62))
 
         def load_snapshot(key: SlotKey) -> SlotSnapshot:

@@ -13,7 +13,9 @@ from cassandra.cluster import Session
 from app.db import make_cluster
 from app.settings import REPO_ROOT, Settings
 
-CQL_DIR = REPO_ROOT / "cql"
+# A checkout (or editable install) has cql/ beside the packages; an installed copy (the Docker
+# image) runs from a directory holding cql/.
+CQL_DIR = REPO_ROOT / "cql" if (REPO_ROOT / "cql").is_dir() else Path.cwd() / "cql"
 
 
 def split_statements(text: str) -> List[str]:

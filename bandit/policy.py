@@ -142,6 +142,8 @@ class ThompsonPolicy:
 
     The Monte Carlo behind the propensities runs once per snapshot, segment used
     and list of creatives; every further request costs one Beta draw per creative.
+    Both caches are bounded LRU maps behind a lock (CACHE_ENTRIES entries each),
+    so one policy can serve every thread of a gunicorn worker.
     """
 
     def __init__(self, config: ThompsonConfig, rng: np.random.Generator) -> None:
@@ -179,6 +181,7 @@ class ThompsonPolicy:
     def _lookup(
         self, snapshot: SlotSnapshot, segment: str | None, creative_ids: Sequence[str]
     ) -> _Arms:
+        """The cached arms for (version, snapshot, segment used, creatives), computed once."""
         ids = tuple(creative_ids)
         if not ids:
             raise ValueError("creative_ids must hold at least one creative, but none is given")
@@ -190,6 +193,7 @@ class ThompsonPolicy:
         return arms
 
     def _compute_arms(self, snapshot: SlotSnapshot, used: str, ids: tuple[str, ...]) -> _Arms:
+        """Posteriors and their Monte Carlo choice probabilities: the expensive part."""
         if len(set(ids)) != len(ids):
             raise ValueError(f"creative_ids must be distinct, but {list(ids)} is given")
         strength = None if used == GLOBAL else self._strength(snapshot, segment_family(used))
@@ -199,10 +203,12 @@ class ThompsonPolicy:
         probabilities = choice_probabilities(
             alphas, betas, self._rng, self._config.propensity_draws
         )
-        probabilities.setflags(write=False)
+        for shared in (alphas, betas, probabilities):
+            shared.setflags(write=False)
         return _Arms(used, ids, alphas, betas, probabilities)
 
     def _strength(self, snapshot: SlotSnapshot, family: str) -> float:
+        """family_prior_strength, computed once per snapshot and family."""
         key = (snapshot.version, snapshot._serial, family)
         strength = self._strengths.get(key)
         if strength is None:

@@ -101,7 +101,7 @@ class SimulationReport:
         """A plain text table, one line per city and one for the total."""
         header = (
             f"{'city':<12}{'visitors':>9}{'clicks':>8}{'ctr':>8}{'uniform':>9}"
-            f"  {'best creative':<14}{'best share':>11}{'late best':>10}{'regret':>9}"
+            f"  {'best creative':<14}{'best share':>11}{'late share':>11}{'regret':>9}"
         )
         lines = [header, "-" * len(header)]
         for result in self.cities.values():
@@ -109,13 +109,13 @@ class SimulationReport:
                 f"{result.city:<12}{result.visitors:>9}{result.clicks:>8}"
                 f"{_number(result.ctr, 4):>8}{_number(result.uniform_ctr, 4):>9}"
                 f"  {result.best_creative:<14}{_number(result.best_share, 2):>11}"
-                f"{_number(result.late_best_share, 2):>10}"
+                f"{_number(result.late_best_share, 2):>11}"
                 f"{_number(result.expected_regret, 1):>9}"
             )
         lines.append("-" * len(header))
         lines.append(
             f"{'total':<12}{self.visitors:>9}{self.clicks:>8}{_number(self.ctr, 4):>8}"
-            f"{_number(self.uniform_ctr, 4):>9}{'':>37}{_number(self.expected_regret, 1):>9}"
+            f"{_number(self.uniform_ctr, 4):>9}{'':>38}{_number(self.expected_regret, 1):>9}"
         )
         lines.append(
             f"clicks {self.clicks} against {self.uniform_clicks:.1f} expected from a uniform "

@@ -90,11 +90,11 @@ class SyntheticWorld:
 
 _DEMO_CREATIVES = tuple(f"banner-{i:02d}" for i in range(1, 11))
 
-# Dense cities: a different favourite each (0.12), a runner-up (0.07), the rest 0.01-0.05.
+# Dense cities: a different favourite each (0.15), a runner-up (0.07), the rest 0.01-0.05.
 _DENSE_RATES = {
-    "mumbai": (0.03, 0.02, 0.12, 0.05, 0.01, 0.04, 0.07, 0.02, 0.03, 0.04),
-    "delhi": (0.07, 0.03, 0.02, 0.05, 0.04, 0.12, 0.01, 0.03, 0.04, 0.02),
-    "bengaluru": (0.02, 0.04, 0.03, 0.07, 0.03, 0.01, 0.02, 0.05, 0.12, 0.03),
+    "mumbai": (0.03, 0.02, 0.15, 0.05, 0.01, 0.04, 0.07, 0.02, 0.03, 0.04),
+    "delhi": (0.07, 0.03, 0.02, 0.05, 0.04, 0.15, 0.01, 0.03, 0.04, 0.02),
+    "bengaluru": (0.02, 0.04, 0.03, 0.07, 0.03, 0.01, 0.02, 0.05, 0.15, 0.03),
 }
 # Sparse cities: the average taste of the dense cities, scaled a little.
 _SPARSE_SCALE = {"pune": 1.1, "jaipur": 0.9, "lucknow": 1.0, "nagpur": 0.95, "indore": 1.05}
@@ -104,7 +104,7 @@ def demo_world() -> SyntheticWorld:
     """The world behind the demo tenant.
 
     Creatives banner-01 .. banner-10. Mumbai, Delhi and Bengaluru bring 25% of
-    the visitors each, and each has its own clear favourite at 0.12 (banner-03,
+    the visitors each, and each has its own clear favourite at 0.15 (banner-03,
     banner-06, banner-09) ahead of a runner-up at 0.07. Pune, Jaipur, Lucknow,
     Nagpur and Indore share the last 25% (5% each); their rates are the average
     of the dense cities times a factor in [0.9, 1.1], so their own data is thin
