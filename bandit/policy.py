@@ -140,8 +140,9 @@ def posteriors_for(
 class ThompsonPolicy:
     """Thompson sampling with cached propensities, shared by the threads of a worker.
 
-    The Monte Carlo behind the propensities runs once per snapshot, segment used
-    and list of creatives; every further request costs one Beta draw per creative.
+    Posteriors are built once per snapshot, segment used and list of creatives;
+    the Monte Carlo behind the propensities runs once per distinct set of
+    posteriors; every further request costs one Beta draw per creative.
     Both caches are bounded LRU maps behind a lock (CACHE_ENTRIES entries each),
     so one policy can serve every thread of a gunicorn worker.
     """
@@ -151,6 +152,7 @@ class ThompsonPolicy:
         self._rng = rng  # numpy serialises draws from one Generator with a lock
         self._arms: LruCache[_Arms] = LruCache(CACHE_ENTRIES)
         self._strengths: LruCache[float] = LruCache(CACHE_ENTRIES)
+        self._probabilities: LruCache[np.ndarray] = LruCache(CACHE_ENTRIES)
 
     @property
     def config(self) -> ThompsonConfig:
@@ -200,12 +202,27 @@ class ThompsonPolicy:
         posteriors = _posteriors(snapshot, used, ids, self._config, strength)
         alphas = np.array([p.alpha for p in posteriors])
         betas = np.array([p.beta for p in posteriors])
-        probabilities = choice_probabilities(
-            alphas, betas, self._rng, self._config.propensity_draws
-        )
-        for shared in (alphas, betas, probabilities):
+        probabilities = self._choice_probabilities(alphas, betas)
+        for shared in (alphas, betas):
             shared.setflags(write=False)
         return _Arms(used, ids, alphas, betas, probabilities)
+
+    def _choice_probabilities(self, alphas: np.ndarray, betas: np.ndarray) -> np.ndarray:
+        """choice_probabilities, run once per set of posteriors rounded to 4 significant digits.
+
+        Every refresh makes a new snapshot, and the slot-wide means shift a little with each
+        impression, so the pooled posteriors of a quiet city change by tiny amounts. A relative
+        change below 5e-4 in alpha or beta moves a choice probability far less than the Monte
+        Carlo error (<= 0.005), so such posteriors share one estimate. Without this, a slot with
+        hundreds of active cities would rerun the Monte Carlo for every city after every refresh.
+        """
+        key = (_rounded(alphas), _rounded(betas))
+        probabilities = self._probabilities.get(key)
+        if probabilities is None:
+            computed = choice_probabilities(alphas, betas, self._rng, self._config.propensity_draws)
+            computed.setflags(write=False)
+            probabilities = self._probabilities.setdefault(key, computed)
+        return probabilities
 
     def _strength(self, snapshot: SlotSnapshot, family: str) -> float:
         """family_prior_strength, computed once per snapshot and family."""
@@ -215,6 +232,11 @@ class ThompsonPolicy:
             computed = family_prior_strength(snapshot, family, self._config.pooling)
             strength = self._strengths.setdefault(key, computed)
         return strength
+
+
+def _rounded(values: np.ndarray) -> tuple[float, ...]:
+    """values to 4 significant digits, as a hashable key."""
+    return tuple(float(f"{value:.4g}") for value in values)
 
 
 @dataclass(frozen=True)
