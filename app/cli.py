@@ -40,19 +40,41 @@ def _connect(settings: Settings):
     where = f"{','.join(settings.contact_points)}:{settings.cassandra_port}"
     try:
         db.connect()
-    except NoHostAvailable:
+    except (NoHostAvailable, InvalidRequest) as error:
+        # The driver reports an unknown keyspace as NoHostAvailable("... using keyspace '...'").
+        if "keyspace" in str(error).lower():
+            raise CliError(f"keyspace {settings.keyspace!r} does not exist: run `slotbandit schema apply`") from None
+        if isinstance(error, InvalidRequest):
+            raise CliError(one_line(error)) from None
         hint = "start it with `slotbandit cassandra start`" if settings.embedded else "check CASSANDRA_HOSTS"
         raise CliError(f"cannot reach Cassandra at {where}: {hint}") from None
-    except InvalidRequest as error:
-        if "does not exist" in str(error) or "Keyspace" in str(error):
-            raise CliError(f"keyspace {settings.keyspace!r} does not exist: run `slotbandit schema apply`") from None
-        raise CliError(one_line(error)) from None
     except Exception as error:
         raise CliError(f"cannot connect to Cassandra at {where}: {one_line(error)}") from None
     return db
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """Usage mistakes are one line too (click's default is a usage block and exit status 2)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx else "slotbandit"
+            click.echo(f"slotbandit: {error.format_message()} (see `{where} --help`)", err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("slotbandit: aborted", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """slotbandit: pick the banner or offer to show by Thompson sampling, learn from every click.
 

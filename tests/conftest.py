@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +40,7 @@ def cassandra_settings() -> Iterable[Settings]:
         yield replace(base, keyspace=keyspace, cassandra_port=port, protocol_version=3)
     finally:
         server.stop(log=lambda message: None)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
