@@ -1,6 +1,8 @@
 """Shared fixtures: one real Cassandra per test run, one keyspace per run, fresh tenants per test.
 
-Cassandra: ``CASSANDRA_HOSTS`` set means that cluster is used as is. Otherwise the embedded
+Cassandra: ``SLOTBANDIT_TEST_CASSANDRA_IMAGE`` (e.g. ``cassandra:5.0``) runs the whole suite against
+a container of that image (testcontainers; skipped where no Docker engine answers).
+``CASSANDRA_HOSTS`` set means that cluster is used as is. Otherwise the embedded
 server is started on SLOTBANDIT_TEST_CASSANDRA_PORT (19042; storage port 17000) with its data in a
 temporary directory, watched by this pytest process so it never outlives the run, and stopped at
 the end. Each run applies the schema to a keyspace of its own, so runs never see each other's data.
@@ -26,6 +28,10 @@ TEST_SECRET = b"test-secret-0123456789abcdef"
 def cassandra_settings() -> Iterable[Settings]:
     base = Settings.from_env({k: v for k, v in os.environ.items() if k != "SLOTBANDIT_SECRET"})
     keyspace = f"sbtest_{secrets.token_hex(4)}"
+    image = os.environ.get("SLOTBANDIT_TEST_CASSANDRA_IMAGE")
+    if image:
+        yield from _container_settings(image, replace(base, keyspace=keyspace))
+        return
     if base.cassandra_hosts:
         yield replace(base, keyspace=keyspace)
         return
@@ -41,6 +47,20 @@ def cassandra_settings() -> Iterable[Settings]:
     finally:
         server.stop(log=lambda message: None)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _container_settings(image: str, base: Settings) -> Iterable[Settings]:
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+    except Exception as error:
+        pytest.skip(f"SLOTBANDIT_TEST_CASSANDRA_IMAGE={image} needs a Docker engine: {type(error).__name__}")
+    from testcontainers.community.cassandra import CassandraContainer
+
+    with CassandraContainer(image) as container:
+        host, port = container.get_contact_points()[0]
+        yield replace(base, cassandra_hosts=(host,), cassandra_port=int(port), protocol_version=None)
 
 
 @pytest.fixture(scope="session")
