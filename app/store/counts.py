@@ -7,13 +7,14 @@ after their decision was claimed exactly once (see ``EventStore.claim_click``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from cassandra.query import BatchStatement, BatchType
 
 from app.db import Database
 from bandit import ArmCounts
 
+BATCH_ROWS = 50  # rows per batch: well under Cassandra 4's 50 KB batch limit
 UPDATE_ARM = (
     "UPDATE arm_counts SET impressions = impressions + ?, clicks = clicks + ? "
     "WHERE tenant = ? AND platform = ? AND slot_id = ? AND segment = ? AND creative_id = ?"
@@ -74,9 +75,21 @@ class CountsStore:
             )
         return referrers
 
-    def add_async(self, delta: CountDelta):
-        """Start one counter increment; returns the driver's ResponseFuture."""
-        return self.db.session.execute_async(self._bind(delta))
+    def batches(self, deltas: Iterable[CountDelta], max_rows: int = BATCH_ROWS) -> List[Tuple[BatchStatement, int]]:
+        """Counter batches of at most ``max_rows`` increments, each within one partition (one
+        mutation for Cassandra), with the number of rows each holds."""
+        by_partition: Dict[tuple, List[CountDelta]] = {}
+        for delta in deltas:
+            partition = (delta.tenant, delta.platform, delta.slot_id, delta.referrer is None)
+            by_partition.setdefault(partition, []).append(delta)
+        batches = []
+        for group in by_partition.values():
+            for start in range(0, len(group), max_rows):
+                batch = BatchStatement(batch_type=BatchType.COUNTER)
+                for delta in group[start : start + max_rows]:
+                    batch.add(self._bind(delta))
+                batches.append((batch, min(max_rows, len(group) - start)))
+        return batches
 
     def add_together(self, deltas: Iterable[CountDelta]) -> None:
         """Apply several increments in one counter batch (a click: its segments and referrer)."""

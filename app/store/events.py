@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from cassandra import ConsistencyLevel
+from cassandra.query import BatchStatement, BatchType
 
 from app.db import Database
 
@@ -48,8 +49,21 @@ class EventStore:
     def __init__(self, db: Database):
         self.db = db
 
-    def insert_async(self, event: Event):
-        return self.db.session.execute_async(self.db.prepare(INSERT_EVENT).bind(_values(event)))
+    def batches(self, events: Iterable[Event], max_rows: int = 50) -> List[Tuple[BatchStatement, int]]:
+        """Unlogged batches of at most ``max_rows`` events, each within one partition (slot and
+        hour), so Cassandra applies each as one mutation; with the number of rows each holds."""
+        statement = self.db.prepare(INSERT_EVENT)
+        by_partition: Dict[tuple, List[Event]] = {}
+        for event in events:
+            by_partition.setdefault((event.tenant, event.platform, event.slot_id, event.hour), []).append(event)
+        batches = []
+        for group in by_partition.values():
+            for start in range(0, len(group), max_rows):
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for event in group[start : start + max_rows]:
+                    batch.add(statement.bind(_values(event)))
+                batches.append((batch, min(max_rows, len(group) - start)))
+        return batches
 
     def insert(self, event: Event) -> None:
         self.db.execute(INSERT_EVENT, _values(event))
