@@ -9,7 +9,7 @@ Everything runs against a keyspace of its own (``slotbandit_bench`` by default),
 neither rotates the developer's demo key nor adds its impressions to the developer's counts.
 
 ``bare_app`` is the bare endpoint; ``python -m app.bench gunicorn APP_URI PORT [WORKERS]`` serves
-either app through ``app.server.run``. Nothing else runs at import.
+either app through ``app.server.run``. wrk is run and read by ``app.wrk``. Nothing else runs at import.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import ctypes
 import json
 import os
 import platform
-import re
 import secrets
 import signal
 import socket
@@ -28,7 +27,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -36,7 +35,9 @@ import click
 import requests
 from flask import Flask, jsonify
 
+from app.server import gunicorn_options, port_is_free, run
 from app.settings import REPO_ROOT, Settings, SettingsError
+from app.wrk import PACING_LUA, PERCENTILES, WrkError, WrkResult, pacing_interval_ms, parse_paced, run_wrk
 
 bare_app = Flask(__name__)
 
@@ -53,7 +54,6 @@ RATIO_TARGET = 0.6
 HALF_LOAD_P99_TARGET_MS = 15.0
 WARMUP_REQUESTS = 300
 SETTLE_S = 2.0  # pause between phases: queued impressions get written, sockets in TIME_WAIT go
-PERCENTILES = ("50", "75", "90", "99")
 Progress = Callable[[str], None]
 
 
@@ -61,156 +61,7 @@ class BenchError(Exception):
     """Something did not start or answered wrongly; ``str(error)`` is one line for the operator."""
 
 
-# --- wrk output --------------------------------------------------------------------------------
-
-TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-METRIC_SUFFIXES = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
-_NUMBER_UNIT = re.compile(r"^(\d+(?:\.\d+)?)([a-zA-Z]*)$")
-
-
-@dataclass(frozen=True)
-class WrkResult:
-    requests: int
-    seconds: float
-    requests_per_s: float
-    latency_ms: Dict[str, float]  # '50', '75', '90', '99' (wrk --latency) and 'avg', 'max'
-    thread_requests_per_s: float  # wrk's per-thread average (printed with a k/M suffix)
-    non_2xx: int = 0  # wrk counts statuses above 399 here
-    socket_errors: Dict[str, int] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> int:
-        return self.non_2xx + sum(self.socket_errors.values())
-
-
-def parse_time_ms(text: str) -> float:
-    """A wrk duration ('812.00us', '1.23ms', '1.02s', '2.00m') in milliseconds."""
-    match = _NUMBER_UNIT.match(text.strip())
-    if not match or match.group(2) not in TIME_UNITS_MS:
-        raise ValueError(f"not a wrk duration: {text!r}")
-    return float(match.group(1)) * TIME_UNITS_MS[match.group(2)]
-
-
-def parse_metric(text: str) -> float:
-    """A wrk count ('812.00', '2.01k', '1.10M') as a number."""
-    match = _NUMBER_UNIT.match(text.strip())
-    if not match or match.group(2) not in METRIC_SUFFIXES:
-        raise ValueError(f"not a wrk count: {text!r}")
-    return float(match.group(1)) * METRIC_SUFFIXES[match.group(2)]
-
-
-def parse_wrk(output: str) -> WrkResult:
-    """The numbers of one ``wrk --latency`` report (wrk 4.x text output)."""
-    def find(pattern: str) -> re.Match:
-        match = re.search(pattern, output, re.MULTILINE)
-        if match is None:
-            raise ValueError(f"wrk output has no line matching {pattern!r}: {output.strip()[-300:]!r}")
-        return match
-
-    latency = find(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)")
-    latency_ms = {"avg": parse_time_ms(latency.group(1)), "max": parse_time_ms(latency.group(3))}
-    for percentile in PERCENTILES:
-        latency_ms[percentile] = parse_time_ms(find(rf"^\s*{percentile}%\s+(\S+)\s*$").group(1))
-    totals = find(r"^\s*(\d+) requests in (\S+),")
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return WrkResult(
-        requests=int(totals.group(1)),
-        seconds=parse_time_ms(totals.group(2)) / 1000,
-        requests_per_s=float(find(r"^Requests/sec:\s+(\S+)").group(1)),
-        latency_ms=latency_ms,
-        thread_requests_per_s=parse_metric(find(r"^\s*Req/Sec\s+(\S+)").group(1)),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=dict(zip(("connect", "read", "write", "timeout"), map(int, socket_errors.groups())))
-        if socket_errors else {},
-    )
-
-
-# --- paced load ----------------------------------------------------------------------------------
-
-# wrk has no rate limit, but it asks a Lua ``delay()`` hook how many ms a connection waits before
-# each request. Each wrk thread here keeps a schedule of send times, one every ``interval_ms``
-# (threads * 1000 / target), and a connection that is ready waits for the next free slot: the rate
-# then holds whatever the answer time (a fixed wait per connection would add the answer time to
-# every cycle and miss the target). A slot missed because every connection of the thread was still
-# waiting for an answer is sent late, not in a burst, and counted as late. The clock is LuaJIT's
-# ffi call of clock_gettime(CLOCK_MONOTONIC); wrk truncates the delay to whole ms, so it is
-# rounded up or down at random to keep the mean exact.
-#
-# How latency is measured at this load: wrk starts a request's clock when it writes the request,
-# after the delay (src/wrk.c, socket_writeable sets c->start once the delay timer has fired), and
-# stops it when the response is complete. So the percentiles are the service's answer times at
-# the paced rate, without the pacing wait; the time a late request spent behind schedule is not
-# in them (hence the late count). wrk 4 adds synthetic samples only for latencies above twice a
-# connection's mean cycle (connections * 1000 / rate ms).
-PACING_LUA = """\
-local ffi = require("ffi")
-ffi.cdef[[
-typedef struct {{ long tv_sec; long tv_nsec; }} slotbandit_timespec;
-int clock_gettime(int clk_id, slotbandit_timespec *tp);
-]]
-local interval_ms = {interval_ms:.6f}
-local thread_count = {threads}
-local now_spec = ffi.new("slotbandit_timespec")
-local threads = {{}}
-local next_ms = nil
-sent, late = 0, 0
-
-local function now_ms()
-  ffi.C.clock_gettime(1, now_spec)
-  return tonumber(now_spec.tv_sec) * 1000 + tonumber(now_spec.tv_nsec) / 1e6
-end
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("thread_number", #threads)
-end
-
-function delay()
-  local now = now_ms()
-  if next_ms == nil then
-    next_ms = now + interval_ms * thread_number / thread_count  -- threads interleave their slots
-  end
-  sent = sent + 1
-  if next_ms < now then
-    late = late + 1
-    next_ms = now
-  end
-  local wait = next_ms - now
-  next_ms = next_ms + interval_ms
-  local whole = math.floor(wait)
-  if math.random() < wait - whole then whole = whole + 1 end
-  return whole
-end
-
-function done(summary, latency, requests)
-  local all_sent, all_late = 0, 0
-  for _, thread in ipairs(threads) do
-    all_sent = all_sent + thread:get("sent")
-    all_late = all_late + thread:get("late")
-  end
-  io.write(string.format("Paced: %d sent, %d late\\n", all_sent, all_late))
-end
-"""
-PACED_LINE = re.compile(r"^Paced: (\d+) sent, (\d+) late$", re.MULTILINE)
-
-
-def pacing_interval_ms(target_per_s: float, threads: int) -> float:
-    """Time between two sends of one wrk thread, so that ``threads`` threads together send ``target_per_s``."""
-    if target_per_s <= 0 or threads <= 0:
-        raise ValueError(f"target_per_s and threads must be positive, but {target_per_s} and {threads} are given")
-    return threads * 1000.0 / target_per_s
-
-
-def parse_paced(output: str) -> Dict[str, int]:
-    """The sent and late counts the pacing script prints at the end of a paced wrk run."""
-    match = PACED_LINE.search(output)
-    if match is None:
-        raise ValueError("wrk output has no 'Paced:' line: was the pacing script loaded?")
-    return {"sent": int(match.group(1)), "late": int(match.group(2))}
-
-
-# --- the benchmark -----------------------------------------------------------------------------------
+# --- the benchmark --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class BenchOptions:
@@ -235,8 +86,6 @@ class BenchOptions:
 
 def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
     """Start what is missing, measure, stop what was started; return the results (also written as JSON)."""
-    from app.server import gunicorn_options
-
     settings = _bench_settings(options.keyspace)
     load_before = os.getloadavg()
     with ExitStack() as cleanup:
@@ -255,14 +104,8 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
             progress(f"warming up {name} ({WARMUP_REQUESTS} requests)")
             _warm_up(url, headers)
         load_at_start = os.getloadavg()
-        rounds: Dict[str, List[WrkResult]] = {"bare": [], "decision": []}
-        for number in range(1, options.rounds + 1):
-            for name in ("bare", "decision"):
-                time.sleep(SETTLE_S)
-                progress(f"wrk {name}, round {number}/{options.rounds}: {options.duration_s} s at "
-                         f"{options.connections} connections")
-                rounds[name].append(_checked(name, _wrk(urls[name], api_key, options, options.duration_s)[0]))
-        summary = {name: _median_result(results) for name, results in rounds.items()}
+        rounds = _alternating_rounds(urls, api_key, options, progress)
+        summary = {name: median_result(results) for name, results in rounds.items()}
         half = _half_load(urls, api_key, options, summary["decision"]["requests_per_s"] / 2, progress)
         writer = _impression_counts(servers["decision"])
     workers = gunicorn_options(HOST, 0, options.workers)["workers"]
@@ -284,6 +127,19 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
     }
     options.output.write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def _alternating_rounds(urls: Dict[str, str], api_key: str, options: BenchOptions,
+                        progress: Progress) -> Dict[str, List[WrkResult]]:
+    """bare, decision, bare, decision, ...: background noise lands on both endpoints alike."""
+    rounds: Dict[str, List[WrkResult]] = {"bare": [], "decision": []}
+    for number in range(1, options.rounds + 1):
+        for name in ("bare", "decision"):
+            time.sleep(SETTLE_S)
+            progress(f"wrk {name}, round {number}/{options.rounds}: {options.duration_s} s at "
+                     f"{options.connections} connections")
+            rounds[name].append(_checked(name, _wrk(urls[name], api_key, options, options.duration_s)[0]))
+    return rounds
 
 
 def _bench_settings(keyspace: str) -> Settings:
@@ -422,18 +278,10 @@ def _warm_up(url: str, headers: dict) -> None:
 
 def _wrk(url: str, api_key: str, options: BenchOptions, duration_s: int,
          script: Optional[Path] = None) -> Tuple[WrkResult, str]:
-    """One wrk run: its parsed report and its raw output."""
-    command = ["wrk", f"-t{options.threads}", f"-c{options.connections}", f"-d{duration_s}s", "--latency",
-               "-H", f"X-Api-Key: {api_key}"]
-    if script is not None:
-        command += ["-s", str(script)]
     try:
-        done = subprocess.run(command + [url], capture_output=True, text=True, timeout=duration_s + 60)
-    except FileNotFoundError:
-        raise BenchError("wrk not found: install it (apt-get install wrk)") from None
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-300:]}")
-    return parse_wrk(done.stdout), done.stdout
+        return run_wrk(url, {"X-Api-Key": api_key}, options.threads, options.connections, duration_s, script)
+    except WrkError as error:
+        raise BenchError(str(error)) from None
 
 
 def _checked(name: str, result: WrkResult) -> WrkResult:
@@ -444,7 +292,7 @@ def _checked(name: str, result: WrkResult) -> WrkResult:
     return result
 
 
-def _median_result(results: List[WrkResult]) -> dict:
+def median_result(results: List[WrkResult]) -> dict:
     return {"requests_per_s": statistics.median(r.requests_per_s for r in results),
             "latency_ms": {key: statistics.median(r.latency_ms[key] for r in results)
                            for key in ("avg", *PERCENTILES, "max")}}
@@ -536,7 +384,7 @@ def _tail(path: Path, lines: int = 3) -> str:
     return " | ".join(text[-lines:]) or "(empty log)"
 
 
-# --- command line ------------------------------------------------------------------------------------
+# --- command line ---------------------------------------------------------------------------------
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--duration", "-d", type=click.IntRange(1, 600), default=10, show_default=True,
@@ -567,7 +415,7 @@ def main(duration, connections, threads, rounds, workers, keyspace, output) -> N
         options = BenchOptions(duration, connections, threads, rounds, workers, keyspace, output)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so the cleanup below runs on SIGTERM too
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         results = run_benchmark(options, progress=lambda message: click.echo(f"bench: {message}", err=True))
     except BenchError as error:
@@ -581,7 +429,7 @@ def main(duration, connections, threads, rounds, workers, keyspace, output) -> N
 
 
 def _exit_on_sigterm(signum, frame) -> None:
-    raise KeyboardInterrupt
+    raise SystemExit(143)  # unwinds like Ctrl-C: everything started is stopped on the way out
 
 
 @click.command()
@@ -590,8 +438,6 @@ def _exit_on_sigterm(signum, frame) -> None:
 @click.argument("workers", type=click.IntRange(1, 64), required=False)
 def serve_app(app_uri: str, port: int, workers: Optional[int]) -> None:
     """Serve APP_URI through app.server.run, the settings `slotbandit serve` uses."""
-    from app.server import port_is_free, run
-
     if not port_is_free(HOST, port):
         raise click.ClickException(f"port {port} on {HOST} is already in use")
     run(app_uri, HOST, port, workers)

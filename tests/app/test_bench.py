@@ -1,175 +1,49 @@
-"""The benchmark's reading of wrk reports and its pacing arithmetic (no server, no wrk needed)."""
+"""The benchmark's options, round summary and report (no server, no wrk needed)."""
 import pytest
 
-from app.bench import (
-    PACING_LUA,
-    BenchOptions,
-    pacing_interval_ms,
-    parse_metric,
-    parse_paced,
-    parse_time_ms,
-    parse_wrk,
-)
-
-# Captured from wrk 4.1.0 (Debian) against the bare endpoint under gunicorn, one connection:
-# sub-millisecond latencies are printed in "us", thread rates with a "k" suffix.
-WRK_MICROSECONDS = """\
-Running 3s test @ http://127.0.0.1:18766/bare
-  1 threads and 1 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency   351.62us  466.92us  11.90ms   98.62%
-    Req/Sec     2.51k   324.66     3.22k    70.00%
-  Latency Distribution
-     50%  301.00us
-     75%  347.00us
-     90%  413.00us
-     99%    1.18ms
-  7495 requests in 3.00s, 1.17MB read
-Requests/sec:   2497.84
-Transfer/sec:    397.61KB
-"""
-
-# Captured from wrk 4.1.0 against a handler that sleeps 1.1 s: latencies in "s" (with wrk's
-# trailing padding space), a per-thread rate without suffix.
-WRK_SECONDS = """\
-Running 3s test @ http://127.0.0.1:18765/slow
-  1 threads and 2 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     1.12s    21.68ms   1.14s    75.00%
-    Req/Sec     1.00      0.00     1.00    100.00%
-  Latency Distribution
-     50%    1.14s 
-     75%    1.14s 
-     90%    1.14s 
-     99%    1.14s 
-  4 requests in 3.01s, 624.00B read
-Requests/sec:      1.33
-Transfer/sec:     207.65B
-"""
-
-# Captured from wrk 4.1.0 against an endpoint answering 404, and one timing out (--timeout 1s).
-WRK_NOT_FOUND = """\
-Running 2s test @ http://127.0.0.1:18765/missing
-  2 threads and 4 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency    43.22ms    6.29ms  51.34ms   96.20%
-    Req/Sec    45.47      8.36    60.00     72.50%
-  Latency Distribution
-     50%   43.99ms
-     75%   44.15ms
-     90%   44.43ms
-     99%   51.14ms
-  184 requests in 2.02s, 29.88KB read
-  Non-2xx or 3xx responses: 184
-Requests/sec:     90.93
-Transfer/sec:     14.77KB
-"""
-
-WRK_TIMEOUTS = """\
-Running 4s test @ http://127.0.0.1:18765/slow
-  1 threads and 2 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     0.00us    0.00us   0.00us    -nan%
-    Req/Sec     1.00      0.00     1.00    100.00%
-  Latency Distribution
-     50%    0.00us
-     75%    0.00us
-     90%    0.00us
-     99%    0.00us
-  6 requests in 4.01s, 0.91KB read
-  Socket errors: connect 0, read 0, write 0, timeout 6
-Requests/sec:      1.50
-Transfer/sec:     233.36B
-"""
+from app.bench import BenchOptions, format_report, median_result
+from app.wrk import WrkResult
 
 
-def test_microsecond_latencies_and_k_rates():
-    result = parse_wrk(WRK_MICROSECONDS)
-    assert result.requests == 7495 and result.seconds == pytest.approx(3.0)
-    assert result.requests_per_s == pytest.approx(2497.84)
-    assert result.thread_requests_per_s == pytest.approx(2510.0)
-    assert result.latency_ms == pytest.approx(
-        {"avg": 0.35162, "max": 11.9, "50": 0.301, "75": 0.347, "90": 0.413, "99": 1.18})
-    assert result.errors == 0 and result.socket_errors == {}
+def wrk_result(requests_per_s: float, p50: float, p99: float) -> WrkResult:
+    latency = {"avg": p50, "50": p50, "75": p50, "90": p99, "99": p99, "max": p99}
+    return WrkResult(requests=int(requests_per_s * 10), seconds=10.0, requests_per_s=requests_per_s,
+                     latency_ms=latency, thread_requests_per_s=requests_per_s / 2)
 
 
-def test_second_latencies():
-    result = parse_wrk(WRK_SECONDS)
-    assert result.latency_ms["50"] == pytest.approx(1140.0) and result.latency_ms["99"] == pytest.approx(1140.0)
-    assert result.latency_ms["avg"] == pytest.approx(1120.0)
-    assert result.requests_per_s == pytest.approx(1.33) and result.thread_requests_per_s == pytest.approx(1.0)
+def results(bare_rps: float, decision_rps: float, half_p99: float) -> dict:
+    """The shape run_benchmark returns, with the numbers the report reads."""
+    paced = {"target_requests_per_s": decision_rps / 2, "requests_per_s": decision_rps / 2, "sent": 1000, "late": 3,
+             "latency_ms": {"50": 1.5, "99": half_p99}}
+    return {
+        "ratio": decision_rps / bare_rps,
+        "endpoints": {"bare": median_result([wrk_result(bare_rps, 4.0, 9.0)]),
+                      "decision": median_result([wrk_result(decision_rps, 6.0, 20.0)])},
+        "half_load": {"decision": paced, "bare": dict(paced, latency_ms={"50": 0.9, "99": 3.0})},
+        "impressions": {"written": 12345.0, "dropped": 0.0},
+        "setup": {"gunicorn_workers": 2, "worker_class": "sync", "wrk": "-t2 -c16 -d10s --latency", "rounds": 2,
+                  "cassandra": "embedded, already running (left running)"},
+        "machine": {"nproc": 2, "load_average_before": [0.5, 0.4, 0.3], "load_average_before_wrk": [1.0, 0.5, 0.3]},
+    }
 
 
-def test_error_answers_and_socket_errors_are_counted():
-    not_found = parse_wrk(WRK_NOT_FOUND)
-    assert not_found.non_2xx == 184 and not_found.errors == 184
-    assert not_found.latency_ms["99"] == pytest.approx(51.14)
-    timeouts = parse_wrk(WRK_TIMEOUTS)
-    assert timeouts.socket_errors == {"connect": 0, "read": 0, "write": 0, "timeout": 6}
-    assert timeouts.errors == 6 and timeouts.seconds == pytest.approx(4.01)
+def test_rounds_are_summarised_by_their_median():
+    summary = median_result([wrk_result(1000, 4.0, 10.0), wrk_result(3000, 2.0, 30.0), wrk_result(2000, 3.0, 20.0)])
+    assert summary["requests_per_s"] == 2000
+    assert summary["latency_ms"]["50"] == 3.0 and summary["latency_ms"]["99"] == 20.0
 
 
-def test_an_output_without_a_report_is_an_error():
-    with pytest.raises(ValueError, match="wrk output has no line"):
-        parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+def test_report_passes_both_targets():
+    report = format_report(results(bare_rps=4000, decision_rps=2600, half_p99=12.0))
+    assert "ratio decision/bare: 0.65 (target >= 0.6: PASS)" in report
+    assert "(target <= 15 ms: PASS)" in report and "(3 of 1000 sent late)" in report
+    assert "nproc 2" in report and "before wrk 1.00 0.50 0.30" in report
 
 
-@pytest.mark.parametrize("text, ms", [("812.00us", 0.812), ("1.23ms", 1.23), ("1.02s", 1020.0),
-                                      ("2.00m", 120_000.0), ("0.00us", 0.0)])
-def test_time_units(text, ms):
-    assert parse_time_ms(text) == pytest.approx(ms)
-
-
-@pytest.mark.parametrize("text, value", [("812.00", 812.0), ("2.01k", 2010.0), ("1.10M", 1.1e6)])
-def test_metric_suffixes(text, value):
-    assert parse_metric(text) == pytest.approx(value)
-
-
-@pytest.mark.parametrize("bad", ["", "1.2 ms", "fast", "3.0q"])
-def test_malformed_numbers_are_rejected(bad):
-    with pytest.raises(ValueError):
-        parse_time_ms(bad)
-
-
-# Captured from wrk 4.1.0 running PACING_LUA (2 threads, 4 ms apart each: 500 req/s) against the
-# bare endpoint; the script's done() adds the last line.
-WRK_PACED = """\
-Running 5s test @ http://127.0.0.1:18780/bare
-  2 threads and 16 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     5.88ms   10.46ms  68.86ms   90.60%
-    Req/Sec   244.21     29.73   320.00     85.00%
-  Latency Distribution
-     50%    1.91ms
-     75%    4.97ms
-     90%   15.54ms
-     99%   55.80ms
-  2445 requests in 5.03s, 389.19KB read
-Requests/sec:    486.24
-Transfer/sec:     77.40KB
-Paced: 2461 sent, 45 late
-"""
-
-
-def test_pacing_interval_splits_the_rate_over_threads():
-    # 2 threads sharing 500 req/s: each sends every 2 * 1000 / 500 = 4 ms.
-    assert pacing_interval_ms(500, 2) == pytest.approx(4.0)
-    assert pacing_interval_ms(250, 1) == pytest.approx(4.0)
-    with pytest.raises(ValueError, match="must be positive"):
-        pacing_interval_ms(0, 2)
-
-
-def test_pacing_script_carries_interval_and_thread_count():
-    script = PACING_LUA.format(interval_ms=4.0, threads=2)
-    assert "local interval_ms = 4.000000" in script and "local thread_count = 2" in script
-    assert "function delay()" in script and "{interval_ms" not in script and "{threads}" not in script
-
-
-def test_paced_run_reports_sent_and_late():
-    assert parse_paced(WRK_PACED) == {"sent": 2461, "late": 45}
-    assert parse_wrk(WRK_PACED).latency_ms["99"] == pytest.approx(55.8)
-    with pytest.raises(ValueError, match="no 'Paced:' line"):
-        parse_paced(WRK_MICROSECONDS)
+def test_report_says_which_target_is_missed():
+    report = format_report(results(bare_rps=4000, decision_rps=1200, half_p99=40.0))
+    assert "ratio decision/bare: 0.30 (target >= 0.6: BELOW)" in report
+    assert "half load p99: 40.00 ms" in report and "(target <= 15 ms: ABOVE)" in report
 
 
 def test_options_are_validated():
