@@ -1,8 +1,8 @@
 """Impressions are written off the response path by one background thread per process.
 
 A decision puts its impression (counter increments and an event-log row) on a bounded queue and
-answers at once. The writer thread drains the queue every ``flush_interval_s`` (or as soon as
-``batch_size`` items wait), sums increments that touch the same counter row, and writes per
+answers at once. The writer thread wakes every ``flush_interval_s``, takes what accumulated (in
+slices of ``batch_size``), sums increments that touch the same counter row, and writes per
 partition batches (one counter batch per slot, one event batch per slot and hour) with bounded
 ``execute_async`` concurrency. Cassandra shares the machine's cores with the service in small
 deployments, so fewer, larger mutations matter as much as the Python side.
@@ -20,10 +20,10 @@ dropped rather than risk counting twice.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from typing import List, Optional, Sequence, Tuple
+from collections import deque
+from typing import Deque, List, Optional, Sequence, Tuple
 
 from cassandra import OperationTimedOut, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
@@ -44,6 +44,14 @@ Item = Tuple[Sequence[CountDelta], Event]
 
 
 class ImpressionWriter:
+    """A bounded buffer of impressions and the thread that writes them.
+
+    ``submit`` only appends to a deque under a lock: it never wakes the writer thread. The
+    writer sleeps ``flush_interval_s``, then takes what accumulated, in slices of at most
+    ``batch_size``. Waking the writer for every impression (as a ``queue.Queue`` with a blocked
+    ``get`` does) costs a thread switch per request, which under load is more than the write.
+    """
+
     def __init__(
         self,
         counts: CountsStore,
@@ -54,30 +62,37 @@ class ImpressionWriter:
     ):
         self._counts = counts
         self._events = events
-        self._queue: "queue.Queue[Item]" = queue.Queue(maxsize=queue_size)
+        self._pending: Deque[Item] = deque()
+        self._queue_size = queue_size
         self._flush_interval_s = flush_interval_s
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # set by flush() and close(): write now, do not wait
         self._outstanding = 0  # queued or being written
-        self._done = threading.Condition()
+        self._done = threading.Condition(self._lock)
 
     def submit(self, deltas: Sequence[CountDelta], event: Event) -> bool:
         """Queue one impression; False (and counted as dropped) when the queue is full."""
-        self._ensure_thread()
-        with self._done:
-            try:
-                self._queue.put_nowait((deltas, event))
-            except queue.Full:
-                metrics.IMPRESSIONS_DROPPED.labels("queue_full").inc()
-                return False
-            self._outstanding += 1
+        if self._thread is None or not self._thread.is_alive():
+            self._ensure_thread()
+        with self._lock:
+            if len(self._pending) >= self._queue_size:
+                full = True
+            else:
+                full = False
+                self._pending.append((deltas, event))
+                self._outstanding += 1
+        if full:
+            metrics.IMPRESSIONS_DROPPED.labels("queue_full").inc()
+            return False
         metrics.WRITE_QUEUE.inc()
         return True
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued so far is written; True when it was in time."""
+        self._wake.set()
         with self._done:
             return self._done.wait_for(lambda: self._outstanding == 0, timeout=timeout_s)
 
@@ -85,12 +100,11 @@ class ImpressionWriter:
         """Drain the queue and stop the thread (used on worker exit)."""
         self.flush(timeout_s)
         self._stopping.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
 
     def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="impression-writer", daemon=True)
@@ -98,30 +112,30 @@ class ImpressionWriter:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            items = self._drain()
-            if not items:
-                continue
-            try:
-                self._write(items)
-            except Exception:  # never let the writer die; what failed is logged and counted
-                log.exception("impression writer failed a batch")
-            finally:
-                metrics.WRITE_QUEUE.dec(len(items))
-                with self._done:
-                    self._outstanding -= len(items)
-                    self._done.notify_all()
+            self._wake.wait(self._flush_interval_s)
+            self._wake.clear()
+            while True:
+                items = self._take()
+                if not items:
+                    break
+                self._write_counted(items)
 
-    def _drain(self) -> List[Item]:
+    def _take(self) -> List[Item]:
+        """Up to ``batch_size`` impressions, oldest first."""
+        with self._lock:
+            count = min(len(self._pending), self._batch_size)
+            return [self._pending.popleft() for _ in range(count)]
+
+    def _write_counted(self, items: List[Item]) -> None:
         try:
-            items = [self._queue.get(timeout=self._flush_interval_s)]
-        except queue.Empty:
-            return []
-        while len(items) < self._batch_size:
-            try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return items
+            self._write(items)
+        except Exception:  # never let the writer die; what failed is logged and counted
+            log.exception("impression writer failed a batch")
+        finally:
+            metrics.WRITE_QUEUE.dec(len(items))
+            with self._done:
+                self._outstanding -= len(items)
+                self._done.notify_all()
 
     def _write(self, items: List[Item]) -> None:
         deltas = merge(delta for item_deltas, _ in items for delta in item_deltas)

@@ -32,7 +32,7 @@ from bandit.pooling import (
 )
 from bandit.report import CityResult, SimulationReport
 from bandit.simulation import SyntheticWorld, demo_world, run_in_process
-from bandit.thompson import choice_probabilities, thompson_draw
+from bandit.thompson import ThompsonDraws, choice_probabilities, thompson_draw
 
 __all__ = [
     "GLOBAL",
@@ -46,6 +46,7 @@ __all__ = [
     "SlotSnapshot",
     "SyntheticWorld",
     "ThompsonConfig",
+    "ThompsonDraws",
     "ThompsonPolicy",
     "choice_probabilities",
     "demo_world",

@@ -20,7 +20,7 @@ from bandit._validation import require_positive, require_positive_int
 from bandit.beta import ArmCounts, BetaPosterior
 from bandit.cache import LruCache
 from bandit.pooling import PoolingConfig, pooled_posterior, slot_prior_strength
-from bandit.thompson import choice_probabilities, thompson_draw
+from bandit.thompson import ThompsonDraws, choice_probabilities
 
 __all__ = [
     "GLOBAL",
@@ -35,6 +35,9 @@ __all__ = [
 
 GLOBAL = "global"
 CACHE_ENTRIES = 1024
+# Thompson rounds drawn at once per set of posteriors: a snapshot lives about a second, so a
+# small block wastes little on quiet segments and still makes busy ones about 10x cheaper.
+DRAW_BLOCK = 64
 
 _NO_COUNTS = ArmCounts()
 _SNAPSHOT_SERIALS = itertools.count()
@@ -142,7 +145,8 @@ class ThompsonPolicy:
 
     Posteriors are built once per snapshot, segment used and list of creatives;
     the Monte Carlo behind the propensities runs once per distinct set of
-    posteriors; every further request costs one Beta draw per creative.
+    posteriors; every further request takes the next Thompson round of a block
+    drawn ahead for those posteriors (ThompsonDraws).
     Both caches are bounded LRU maps behind a lock (CACHE_ENTRIES entries each),
     so one policy can serve every thread of a gunicorn worker.
     """
@@ -168,7 +172,7 @@ class ThompsonPolicy:
         instead of 0, so inverse-propensity weights stay finite.
         """
         arms = self._lookup(snapshot, segment, creative_ids)
-        index = thompson_draw(arms.alphas, arms.betas, self._rng)
+        index = arms.draws.next(self._rng)
         floor = 0.5 / self._config.propensity_draws
         propensity = max(float(arms.probabilities[index]), floor)
         return Decision(arms.creative_ids[index], arms.segment, propensity)
@@ -205,7 +209,7 @@ class ThompsonPolicy:
         probabilities = self._choice_probabilities(alphas, betas)
         for shared in (alphas, betas):
             shared.setflags(write=False)
-        return _Arms(used, ids, alphas, betas, probabilities)
+        return _Arms(used, ids, alphas, betas, probabilities, ThompsonDraws(alphas, betas, DRAW_BLOCK))
 
     def _choice_probabilities(self, alphas: np.ndarray, betas: np.ndarray) -> np.ndarray:
         """choice_probabilities, run once per set of posteriors rounded to 4 significant digits.
@@ -248,6 +252,7 @@ class _Arms:
     alphas: np.ndarray
     betas: np.ndarray
     probabilities: np.ndarray
+    draws: ThompsonDraws
 
 
 def _segment_used(snapshot: SlotSnapshot, segment: str | None) -> str:

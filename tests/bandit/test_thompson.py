@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from bandit import choice_probabilities, thompson_draw
+from bandit import ThompsonDraws, choice_probabilities, thompson_draw
 
 ALPHAS = np.array([3.0, 5.0, 4.0, 2.0])
 BETAS = np.array([30.0, 40.0, 35.0, 30.0])
@@ -68,3 +68,40 @@ def test_same_seed_same_probabilities():
 def test_draw_count_must_be_positive():
     with pytest.raises(ValueError, match="n_draws must be >= 1, but 0 is given"):
         choice_probabilities(ALPHAS, BETAS, np.random.default_rng(0), n_draws=0)
+
+
+def test_block_draws_choose_like_single_draws():
+    # ThompsonDraws only batches the draws: its choices must have the distribution of
+    # thompson_draw's. Compare n = 20,000 block choices (blocks of 7, so many refills) with
+    # N = 100,000 Monte Carlo draws; the difference has standard error
+    # sqrt(p (1 - p) (1 / n + 1 / N)); 4 of those is a false alarm in ~1e-4.
+    n, big_n = 20_000, 100_000
+    rng = np.random.default_rng(11)
+    probabilities = choice_probabilities(ALPHAS, BETAS, rng, n_draws=big_n)
+    draws = ThompsonDraws(ALPHAS, BETAS, block_size=7)
+    chosen = [draws.next(rng) for _ in range(n)]
+    frequencies = np.bincount(chosen, minlength=len(ALPHAS)) / n
+    standard_error = np.sqrt(probabilities * (1 - probabilities) * (1 / n + 1 / big_n))
+    assert np.all(np.abs(frequencies - probabilities) < 4 * standard_error)
+
+
+def test_block_draws_are_shared_safely_between_threads():
+    # 8 threads take 500 choices each from one buffer: every call returns a valid arm, and
+    # together they still follow the choice probabilities (same bound as above, n = 4,000).
+    from concurrent.futures import ThreadPoolExecutor
+
+    draws = ThompsonDraws(ALPHAS, BETAS, block_size=64)
+    rng = np.random.default_rng(12)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: [draws.next(rng) for _ in range(500)], range(8)))
+    chosen = [index for result in results for index in result]
+    assert len(chosen) == 4000 and set(chosen) <= set(range(len(ALPHAS)))
+    probabilities = choice_probabilities(ALPHAS, BETAS, np.random.default_rng(13), n_draws=100_000)
+    frequencies = np.bincount(chosen, minlength=len(ALPHAS)) / 4000
+    standard_error = np.sqrt(probabilities * (1 - probabilities) * (1 / 4000 + 1 / 100_000))
+    assert np.all(np.abs(frequencies - probabilities) < 4 * standard_error)
+
+
+def test_block_size_must_be_positive():
+    with pytest.raises(ValueError, match="block_size must be >= 1, but 0 is given"):
+        ThompsonDraws(ALPHAS, BETAS, block_size=0)
