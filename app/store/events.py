@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -35,7 +36,7 @@ class Event:
     policy: Optional[str] = None
     propensity: Optional[float] = None
 
-    @property
+    @cached_property  # read twice per write (partition grouping, row values); computed once
     def hour(self) -> str:
         return hour_bucket(self.event_time)
 
