@@ -9,8 +9,6 @@ from typing import Optional
 
 import click
 
-from app.cli import CliError, _connect, _settings
-
 
 @click.command("ope")
 @click.option("--log", "log_path", required=True, type=click.Path(path_type=Path),
@@ -55,6 +53,7 @@ def ope(log_path: Path, spec: str, n_bootstrap: int, seed: int) -> None:
     the log overlaps poorly with the policy (small effective sample size, large weights, or mass on
     actions the log never shows).
     """
+    from app.cli import CliError
     from app.ope_io import OpeInputError, load_log, parse_spec
     from bandit.ope import evaluate_policy
 
@@ -66,6 +65,8 @@ def ope(log_path: Path, spec: str, n_bootstrap: int, seed: int) -> None:
     if loaded.log is None:
         reasons = "; ".join(loaded.warnings) or "it has no rows"
         raise CliError(f"log file {log_path} has no usable row: {reasons}")
+    click.echo(f"evaluating {spec} on {loaded.log.n} of {loaded.rows_read} rows with {n_bootstrap} bootstrap "
+               "resamples", err=True)
     evaluation = evaluate_policy(loaded.log, candidate, n_bootstrap=n_bootstrap, seed=seed)
     click.echo(json.dumps({
         "policy": spec,
@@ -77,6 +78,8 @@ def ope(log_path: Path, spec: str, n_bootstrap: int, seed: int) -> None:
 
 def _moment(value: Optional[str], name: str) -> Optional[datetime]:
     """An ISO 8601 moment in UTC (naive = UTC), or a one-line error."""
+    from app.cli import CliError
+
     if value is None:
         return None
     try:
@@ -112,6 +115,8 @@ def export_log(since: str, until: Optional[str], tenant: Optional[str], slot_id:
     The file feeds `slotbandit ope --log FILE` directly. Reads the event log of every slot in the
     `slots` table (or those selected), one partition per slot and hour.
     """
+    # app.cli imports this module at its end: import from it here, once it is complete.
+    from app.cli import CliError, _connect, _settings
     from app.propensity_log import ExportFilter, export
     from app.store.decision_log import DecisionLogStore
 
