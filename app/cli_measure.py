@@ -3,11 +3,14 @@ policy would have earned, from the propensity log."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import click
+
+PROGRESS_EVERY_S = 2.0
 
 
 @click.command("ope")
@@ -67,13 +70,25 @@ def ope(log_path: Path, spec: str, n_bootstrap: int, seed: int) -> None:
         raise CliError(f"log file {log_path} has no usable row: {reasons}")
     click.echo(f"evaluating {spec} on {loaded.log.n} of {loaded.rows_read} rows with {n_bootstrap} bootstrap "
                "resamples", err=True)
-    evaluation = evaluate_policy(loaded.log, candidate, n_bootstrap=n_bootstrap, seed=seed)
+    evaluation = evaluate_policy(loaded.log, candidate, n_bootstrap=n_bootstrap, seed=seed,
+                                 progress=_every(PROGRESS_EVERY_S, "bootstrap"))
     click.echo(json.dumps({
         "policy": spec,
         "n": evaluation.n,
         "estimates": {name: estimate.as_dict() for name, estimate in evaluation.estimates.items()},
         "warnings": loaded.warnings + evaluation.warnings,
     }))
+
+
+def _every(seconds: float, what: str) -> Callable[[int, int], None]:
+    """A progress callback that prints 'what done/total' on stderr at most every ``seconds``."""
+    last = [time.monotonic()]
+
+    def report(done: int, total: int) -> None:
+        if time.monotonic() - last[0] >= seconds:
+            click.echo(f"{what} {done}/{total}", err=True)
+            last[0] = time.monotonic()
+    return report
 
 
 def _moment(value: Optional[str], name: str) -> Optional[datetime]:

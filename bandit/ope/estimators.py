@@ -15,7 +15,7 @@ the candidate's probabilities and on q (they are not refitted per resample).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,22 +105,31 @@ def bootstrap_estimates(
     n_bootstrap: int,
     rng: np.random.Generator,
     level: float = 0.95,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Estimate]:
     """Point estimates with percentile bootstrap intervals from n_bootstrap resamples of the rows.
 
-    Each resample draws n rows with replacement; the interval is the (1 - level) / 2 and
-    (1 + level) / 2 quantiles of the resampled estimates.
+    Each resample draws n rows with replacement, kept as how often each row was drawn (c_i), so
+    its sums are one matrix product: sum_i c_i w_i r_i, sum_i c_i w_i, sum_i c_i dr_i. The interval
+    is the (1 - level) / 2 and (1 + level) / 2 quantiles of the resampled estimates. progress, when
+    given, is called with (resamples done, n_bootstrap) after each batch.
     """
     if n_bootstrap < 1:
         raise ValueError(f"n_bootstrap must be >= 1, but {n_bootstrap} is given")
+    n = log.n
     terms = np.stack(_row_terms(log, target, logged_action, q))  # (3, n)
-    replicates = np.empty((len(ESTIMATORS), n_bootstrap))
-    chunk = max(1, BOOTSTRAP_CELLS // log.n)
-    for start in range(0, n_bootstrap, chunk):
-        stop = min(start + chunk, n_bootstrap)
-        rows = rng.integers(0, log.n, size=(stop - start, log.n))
-        resampled = terms[:, rows]  # (3, chunk, n)
-        replicates[:, start:stop] = _estimates(resampled[0], resampled[1], resampled[2], axis=1)
+    sums = np.empty((n_bootstrap, 3))
+    batch = max(1, BOOTSTRAP_CELLS // n)
+    for start in range(0, n_bootstrap, batch):
+        size = min(batch, n_bootstrap - start)
+        drawn = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        times_drawn = np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n).astype(float)
+        sums[start:start + size] = times_drawn @ terms.T
+        if progress is not None:
+            progress(start + size, n_bootstrap)
+    total_w = sums[:, 1]
+    snips = np.divide(sums[:, 0], total_w, out=np.zeros_like(total_w), where=total_w > 0)
+    replicates = np.stack([sums[:, 0] / n, snips, sums[:, 2] / n])
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(replicates, [tail, 1.0 - tail], axis=1)
     values = _estimates(*terms)
