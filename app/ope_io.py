@@ -91,7 +91,7 @@ def load_log(path: Path) -> LoadedLog:
         if p is None or not 0.0 < p <= 1.0:
             loaded.bad_propensity += 1
             continue
-        r = _number(reward)
+        r = float(reward) if isinstance(reward, bool) else _number(reward)  # Parquet may hold clicks as booleans
         if r is None or action in (None, ""):
             loaded.bad_reward += 1
             continue

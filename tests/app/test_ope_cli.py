@@ -107,6 +107,17 @@ def test_parquet_log(tmp_path, world_rows):
     assert from_parquet == {**from_csv, "policy": "fixed:y"}
 
 
+def test_parquet_boolean_rewards_count_as_clicks(tmp_path, world_rows):
+    path = tmp_path / "bool.parquet"
+    rows = world_rows[:300]
+    pq.write_table(pa.table({"action": [r[1] for r in rows], "reward": [bool(r[2]) for r in rows],
+                             "propensity": [r[3] for r in rows], "segment": [r[4] for r in rows]}), path)
+    as_bool = json.loads(run("--log", str(path), "--policy", "uniform", "--bootstrap", "30").stdout)
+    as_int = json.loads(run("--log", str(write_csv(tmp_path / "int.csv", rows)), "--policy", "uniform",
+                            "--bootstrap", "30").stdout)
+    assert as_bool == as_int
+
+
 def test_poor_overlap_is_a_warning(tmp_path, world_rows):
     path = write_csv(tmp_path / "log.csv", world_rows)
     answer = json.loads(run("--log", str(path), "--policy", "fixed:never-shown", "--bootstrap", "20").stdout)
