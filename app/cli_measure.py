@@ -55,6 +55,12 @@ def ope(log_path: Path, spec: str, n_bootstrap: int, seed: int) -> None:
     log) to IPS's correction. Intervals are percentile bootstraps over rows. Warnings also say when
     the log overlaps poorly with the policy (small effective sample size, large weights, or mass on
     actions the log never shows).
+
+    \b
+    Example:
+      slotbandit export-log --since 2026-11-01T00:00:00Z --tenant demo --out log.csv
+      slotbandit ope --log log.csv --policy most_popular
+      slotbandit ope --log log.csv --policy thompson --bootstrap 2000 --seed 7
     """
     from app.cli import CliError
     from app.ope_io import OpeInputError, load_log, parse_spec
