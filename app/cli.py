@@ -297,5 +297,12 @@ def simulate(visitors: int, url: Optional[str], api_key: str, slot: str, platfor
     click.echo(report.format_table())
 
 
+# --- measuring: propensity log and off-policy evaluation (app/cli_measure.py) --------------------
+from app.cli_measure import export_log, ope  # noqa: E402
+
+main.add_command(ope)
+main.add_command(export_log)
+
+
 if __name__ == "__main__":
     main()

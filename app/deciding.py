@@ -6,14 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
+import numpy as np
+
 from app import metrics
 from app.errors import NotFound
 from app.runtime import Runtime
 from app.store import CountDelta, Event
 from app.decision_ids import DecisionToken
-from bandit import GLOBAL
+from bandit import GLOBAL, Decision
+from bandit.holdout import HOLDOUT, in_holdout, uniform_choice
 
 POLICY = "thompson"
+_HOLDOUT_RNG = np.random.default_rng()  # per-request holdout draws and uniform picks (thread-safe)
 
 
 @dataclass(frozen=True)
@@ -51,18 +55,25 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
     eligible = slot.eligible(req.city)
     if not eligible:
         raise NotFound("the slot has no active creative for this city", "no_eligible_creative")
-    snapshot = rt.snapshot(req.tenant, req.platform, req.slot_id)
     by_id = {c.creative_id: c for c in eligible}
-    choice = rt.policy.decide(snapshot, req.deciding_segment(), tuple(by_id))
+    policy = POLICY
+    if in_holdout(slot.holdout_share, req.tenant, req.platform, req.slot_id, req.customer_id, _HOLDOUT_RNG):
+        policy = HOLDOUT
+        index, propensity = uniform_choice(len(eligible), _HOLDOUT_RNG)
+        choice = Decision(eligible[index].creative_id, HOLDOUT, propensity)
+    else:
+        snapshot = rt.snapshot(req.tenant, req.platform, req.slot_id)
+        choice = rt.policy.decide(snapshot, req.deciding_segment(), tuple(by_id))
     creative = by_id[choice.creative_id]
 
     issued_ms = int(time.time() * 1000)
-    segments = req.count_segments()
+    # A holdout impression (and its click) also counts in the 'holdout' row, which never decides.
+    segments = req.count_segments() + ([HOLDOUT] if policy == HOLDOUT else [])
     token = DecisionToken(req.tenant, req.platform, req.slot_id, creative.creative_id, tuple(segments), issued_ms,
                           DecisionToken.new_nonce(), req.city, req.referrer)
     decision_id = rt.signer.sign(token)
-    _queue_impression(rt, req, token, decision_id, choice.segment, choice.propensity)
-    metrics.DECISIONS.labels(POLICY).inc()
+    _queue_impression(rt, req, token, decision_id, choice.segment, choice.propensity, policy)
+    metrics.DECISIONS.labels(policy).inc()
     return {
         "decision_id": decision_id,
         "slot_id": req.slot_id,
@@ -70,13 +81,13 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
         "creative": {"creative_id": creative.creative_id, "image_url": creative.image_url,
                      "payload": creative.payload},
         "segment": choice.segment,
-        "policy": POLICY,
+        "policy": policy,
         "propensity": round(float(choice.propensity), 6),
     }
 
 
 def _queue_impression(rt: Runtime, req: DecisionRequest, token: DecisionToken, decision_id: str,
-                      segment: str, propensity: float) -> None:
+                      segment: str, propensity: float, policy: str = POLICY) -> None:
     deltas = [CountDelta(req.tenant, req.platform, req.slot_id, s, token.creative_id, impressions=1)
               for s in token.segments]
     if req.referrer:
@@ -87,6 +98,6 @@ def _queue_impression(rt: Runtime, req: DecisionRequest, token: DecisionToken, d
         event_time=datetime.fromtimestamp(token.issued_ms / 1000, timezone.utc),
         event_id=f"imp:{token.nonce}", kind="impression", decision_id=decision_id,
         creative_id=token.creative_id, segment=segment, city=req.city, customer_id=req.customer_id,
-        referrer=req.referrer, policy=POLICY, propensity=float(propensity),
+        referrer=req.referrer, policy=policy, propensity=float(propensity),
     )
     rt.writer.submit(deltas, event)

@@ -47,8 +47,10 @@ SCHEMAS: Dict[str, Any] = {
             "creative": {"type": "object", "required": ["creative_id", "image_url", "payload"],
                          "properties": {"creative_id": {"type": "string"}, "image_url": STRING_OR_NULL,
                                         "payload": {"nullable": True, "description": "The creative's JSON payload"}}},
-            "segment": {"type": "string", "description": "Posterior that decided: global, city:<c>, segment:<s>"},
-            "policy": {"type": "string", "enum": ["thompson"]},
+            "segment": {"type": "string",
+                        "description": "Posterior that decided: global, city:<c>, segment:<s>; holdout for a "
+                                       "uniform pick of the slot's holdout group"},
+            "policy": {"type": "string", "enum": ["thompson", "holdout"]},
             "propensity": {"type": "number", "minimum": 0, "maximum": 1},
         },
     },
@@ -82,9 +84,21 @@ SCHEMAS: Dict[str, Any] = {
                        "creatives": {"type": "array", "items": _ref("CreativeStats")}},
     },
     "Stats": {
-        "type": "object", "required": ["slot_id", "platform", "segments"],
+        "type": "object", "required": ["slot_id", "platform", "segments", "lift_over_holdout"],
         "properties": {"slot_id": {"type": "string"}, "platform": {"type": "string"},
-                       "segments": {"type": "array", "items": _ref("SegmentStats")}},
+                       "segments": {"type": "array", "items": _ref("SegmentStats")},
+                       "lift_over_holdout": _ref("Lift")},
+    },
+    "Lift": {
+        "type": "object", "required": ["treated_ctr", "holdout_ctr", "lift", "ci", "level"],
+        "description": "Click-through of the bandit's impressions (global minus holdout) against the holdout "
+                       "group's, relative lift p_t / p_h - 1 and its Katz log-ratio confidence interval; "
+                       "null while either group has no impressions",
+        "properties": {
+            "treated_ctr": NUMBER_OR_NULL, "holdout_ctr": NUMBER_OR_NULL, "lift": NUMBER_OR_NULL,
+            "ci": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2, "nullable": True},
+            "level": {"type": "number", "minimum": 0, "maximum": 1},
+        },
     },
     "Rate": {
         "type": "object", "required": ["impressions", "clicks", "ctr"],

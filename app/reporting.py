@@ -9,6 +9,8 @@ from app.errors import NotFound
 from app.runtime import Runtime
 from app.store import SlotConfig
 from bandit import GLOBAL, ArmCounts, SlotSnapshot, choice_probabilities, posteriors_for
+from bandit.holdout import HOLDOUT
+from bandit.lift import lift_over_holdout
 
 # P(best) by Monte Carlo with 20,000 joint draws: standard error <= sqrt(0.25 / 20000) = 0.0035.
 P_BEST_DRAWS = 20_000
@@ -27,7 +29,18 @@ def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Opti
         "slot_id": slot_id,
         "platform": platform,
         "segments": [_segment_stats(rt, slot, snapshot, segment, rng) for segment in segments],
+        "lift_over_holdout": _lift(snapshot),
     }
+
+
+def _lift(snapshot: SlotSnapshot) -> Dict[str, Any]:
+    """Slot-wide lift of the bandit over its holdout: treated = global - holdout, summed over creatives."""
+    everyone = sum(snapshot.segments.get(GLOBAL, {}).values(), ArmCounts())
+    holdout = sum(snapshot.segments.get(HOLDOUT, {}).values(), ArmCounts())
+    # A click's counter batch may land between the reads of two rows: clamp so counts never go negative.
+    treated_impressions = max(everyone.impressions - holdout.impressions, 0)
+    treated_clicks = max(everyone.clicks - holdout.clicks, 0)
+    return lift_over_holdout(treated_clicks, treated_impressions, holdout.clicks, holdout.impressions).as_dict()
 
 
 def referrer_stats(rt: Runtime, tenant: str, platform: str, slot_id: str) -> Dict[str, Any]:
