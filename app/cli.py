@@ -299,3 +299,10 @@ def simulate(visitors: int, url: Optional[str], api_key: str, slot: str, platfor
 
 if __name__ == "__main__":
     main()
+
+
+# --- reports and exports (app/cli_insights.py) -------------------------------------------------------
+from app.cli_insights import export_segments as _export_segments, report as _report  # noqa: E402
+
+main.add_command(_report)
+main.add_command(_export_segments)
