@@ -139,6 +139,8 @@ def report(tenant: str, slot_id: str, platform: str, since: str, until: Optional
 
     start, end = _period(since, until)
     readers = _readers(tenant)
+    if _run(lambda: readers.catalog.load_slot(tenant, platform, slot_id)) is None:
+        raise CliError(f"unknown slot {slot_id!r} on platform {platform!r} of tenant {tenant!r}")
     click.echo(f"report of {tenant}/{platform}/{slot_id} from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
                err=True)
     data = _run(lambda: build_report(readers, tenant, platform, slot_id, start, end, bucket, _progress,

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from typing import Dict, List, Optional
 
 from app.insights.report_data import SlotReport
+from app.insights.timeline import BUCKETS
 
 
 class PlottingUnavailable(Exception):
@@ -45,18 +47,24 @@ def _series(report: SlotReport):
 
 
 def traffic_share(report: SlotReport) -> Optional[bytes]:
-    """Stacked areas: the share of the period's impressions each creative got, bucket by bucket."""
+    """Stacked bars, one per bucket: the share of the bucket's impressions each creative got."""
     starts, creatives, series = _series(report)
     if not creatives:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    shares = [[share or 0.0 for share, _ in series[c]] for c in creatives]
-    ax.stackplot(starts, shares, labels=creatives, step="post")
+    width = BUCKETS[report.period.bucket] / timedelta(days=1) * 0.9  # matplotlib dates count in days
+    bottom = [0.0] * len(starts)
+    for creative_id in creatives:
+        shares = [share or 0.0 for share, _ in series[creative_id]]
+        ax.bar(starts, shares, width=width, bottom=bottom, align="edge", label=creative_id)
+        bottom = [b + s for b, s in zip(bottom, shares)]
     ax.set_ylim(0, 1)
+    ax.set_xlim(starts[0], starts[-1] + BUCKETS[report.period.bucket])
     ax.set_ylabel("share of impressions")
-    ax.set_title(f"Traffic share per creative (per {report.period.bucket}, UTC)")
+    ax.set_title(f"Traffic share per creative (per {report.period.bucket}, UTC; empty: no impressions)")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.autofmt_xdate()
     return _png(plt, fig)
 
 
@@ -67,13 +75,16 @@ def click_through(report: SlotReport) -> Optional[bytes]:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 3.6))
+    step = BUCKETS[report.period.bucket]
     for creative_id in creatives:
         values = [float("nan") if ctr is None else ctr for _, ctr in series[creative_id]]
-        ax.plot(starts, values, marker="o", markersize=3, linewidth=1, label=creative_id)
+        ax.plot([start + step / 2 for start in starts], values, marker="o", markersize=3, linewidth=1, label=creative_id)
     ax.set_ylabel("click-through")
     ax.set_ylim(bottom=0)
+    ax.set_xlim(starts[0], starts[-1] + step)
     ax.set_title(f"Click-through per creative (per {report.period.bucket}, UTC)")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.autofmt_xdate()
     return _png(plt, fig)
 
 
