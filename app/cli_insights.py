@@ -133,11 +133,15 @@ def report(tenant: str, slot_id: str, platform: str, since: str, until: Optional
       slotbandit report --tenant demo --slot home-banner --since 2026-11-01 --until 2026-11-08
     For a daily report, run it from cron, e.g.  5 0 * * *  slotbandit report ... --since 1d --out ...
     """
-    from app.insights.plots import PlottingUnavailable
+    from app.insights.plots import PlottingUnavailable, require_matplotlib
     from app.insights.report_data import build_report
     from app.insights.report_files import write_report
 
     start, end = _period(since, until)
+    try:
+        require_matplotlib()
+    except PlottingUnavailable as error:
+        raise CliError(str(error)) from None
     readers = _readers(tenant)
     if _run(lambda: readers.catalog.load_slot(tenant, platform, slot_id)) is None:
         raise CliError(f"unknown slot {slot_id!r} on platform {platform!r} of tenant {tenant!r}")

@@ -13,6 +13,11 @@ class PlottingUnavailable(Exception):
     """matplotlib is not installed; ``str(error)`` says how to install it."""
 
 
+def require_matplotlib() -> None:
+    """Raise ``PlottingUnavailable`` now rather than after a long read."""
+    _pyplot()
+
+
 def _pyplot():
     try:
         import matplotlib
