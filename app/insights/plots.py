@@ -85,6 +85,7 @@ def click_through(report: SlotReport) -> Optional[bytes]:
         values = [float("nan") if ctr is None else ctr for _, ctr in series[creative_id]]
         ax.plot([start + step / 2 for start in starts], values, marker="o", markersize=3, linewidth=1, label=creative_id)
     ax.set_ylabel("click-through")
+    ax.yaxis.set_major_formatter(_percent_axis())
     ax.set_ylim(bottom=0)
     ax.set_xlim(starts[0], starts[-1] + step)
     ax.set_title(f"Click-through per creative (per {report.period.bucket}, UTC)")
@@ -111,6 +112,7 @@ def posterior_intervals(report: SlotReport) -> Optional[bytes]:
     ax.set_yticks(positions, labels)
     ax.set_xlabel("click rate: posterior mean and 95% credible interval (global)")
     ax.set_xlim(left=0)
+    ax.xaxis.set_major_formatter(_percent_axis())
     return _png(plt, fig)
 
 
@@ -127,10 +129,17 @@ def lift_interval(report: SlotReport) -> Optional[bytes]:
         ax.plot([low, high], [position, position], linewidth=5, color="#2f6db5", alpha=0.6)
         ax.scatter([lift["lift"]], [position], color="#1d2733", zorder=3, s=16)
     ax.axvline(0, color="#b3261e", linewidth=1)
+    ax.xaxis.set_major_formatter(_percent_axis())
     ax.set_yticks(range(len(rows)), [name for name, _ in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel("lift of click-through over holdout (0 = no difference), 95% interval")
     return _png(plt, fig)
+
+
+def _percent_axis():
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(1.0)
 
 
 def _png(plt, fig) -> bytes:
