@@ -58,6 +58,7 @@ class PeriodTally:
     customers: Dict[str, CustomerSeen] = field(default_factory=dict)
     events: int = 0
     _holdout_nonces: set = field(default_factory=set, repr=False)
+    _pending_clicks: list = field(default_factory=list, repr=False)  # nonces of clicks of unknown policy
 
     def add(self, event: LoggedEvent) -> None:
         """Count one event everywhere it belongs."""
@@ -67,22 +68,25 @@ class PeriodTally:
         _add(bucket, event.creative_id, one)
         _add(self.by_creative, event.creative_id, one)
         _add(self.by_city, event.city or "(none)", one)
-        _add(self.by_policy, self._policy(event), one)
+        policy = self._policy(event)
+        if policy is not None:
+            _add(self.by_policy, policy, one)
         if event.customer_id:
             self._add_customer(event, one)
 
-    def _policy(self, event: LoggedEvent) -> str:
-        """The policy of the decision behind an event. A click row carries no policy: it is the policy of
-        its impression (same nonce; events arrive oldest first, so the impression came before), or
-        'holdout' when the click counted in the holdout segment."""
+    def _policy(self, event: LoggedEvent) -> Optional[str]:
+        """The policy of the decision behind an event. A click row carries no policy: it is 'holdout'
+        when the click counted in the holdout segment or its impression (same nonce) was a holdout one;
+        None while that impression may still come (a click and its impression can share a millisecond)."""
         nonce = event.event_id.split(":", 1)[-1]
         if event.kind == "impression":
             if event.policy == HOLDOUT:
                 self._holdout_nonces.add(nonce)
             return event.policy or "thompson"
-        if event.policy == HOLDOUT or event.segment == HOLDOUT or nonce in self._holdout_nonces:
-            return HOLDOUT
-        return event.policy or "thompson"
+        if event.policy or event.segment == HOLDOUT or nonce in self._holdout_nonces:
+            return event.policy or HOLDOUT
+        self._pending_clicks.append(nonce)
+        return None
 
     def _add_customer(self, event: LoggedEvent, one: ArmCounts) -> None:
         seen = self.customers.get(event.customer_id)
@@ -127,10 +131,11 @@ class PeriodTally:
         return rows
 
     def holdout_split(self) -> Tuple[ArmCounts, ArmCounts]:
-        """(bandit counts, holdout counts) of the period, split by the logged policy."""
-        holdout = self.by_policy.get(HOLDOUT, ArmCounts())
+        """(bandit counts, holdout counts) of the period, split by the logged policy of each decision."""
+        late_holdout = sum(1 for nonce in self._pending_clicks if nonce in self._holdout_nonces)
+        holdout = self.by_policy.get(HOLDOUT, ArmCounts()) + ArmCounts(0, late_holdout)
         treated = sum((c for p, c in self.by_policy.items() if p != HOLDOUT), ArmCounts())
-        return treated, holdout
+        return treated + ArmCounts(0, len(self._pending_clicks) - late_holdout), holdout
 
 
 def tally(events: Iterable[LoggedEvent], start: datetime, end: datetime, bucket: str = "auto") -> PeriodTally:

@@ -13,17 +13,19 @@ from tests.app.test_openapi import described  # noqa: F401  (fixture)
 pytestmark = pytest.mark.integration
 
 
-def log_impressions(runtime, tenant, slot_id, counts, minutes_ago=5, clicks=None):
-    """Impression (and click) rows in the event log, ``minutes_ago`` minutes ago."""
+def log_impressions(runtime, tenant, slot_id, counts, minutes_ago=5, clicks=None, policy="thompson"):
+    """Impression (and click) rows in the event log, ``minutes_ago`` minutes ago; the first
+    ``clicks[creative]`` impressions of a creative are clicked. Click rows carry no policy, as in the app."""
     moment = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
     for creative_id, n in counts.items():
         for i in range(n):
             kind = "click" if i < (clicks or {}).get(creative_id, 0) else "impression"
             for event_kind in (("impression", "click") if kind == "click" else ("impression",)):
                 prefix = "imp" if event_kind == "impression" else "click"
-                runtime.events.insert(Event(tenant.name, "web", slot_id, moment, f"{prefix}:{creative_id}-{i}",
-                                            event_kind, "d", creative_id, "global", city="pune",
-                                            policy="thompson" if event_kind == "impression" else None))
+                runtime.events.insert(Event(tenant.name, "web", slot_id, moment,
+                                            f"{prefix}:{policy}-{creative_id}-{minutes_ago}-{i}", event_kind, "d",
+                                            creative_id, "global", city="pune",
+                                            policy=policy if event_kind == "impression" else None))
 
 
 def test_slots_lists_the_keys_tenant_only(client, make_tenant, described):  # noqa: F811

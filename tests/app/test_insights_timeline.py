@@ -46,9 +46,10 @@ def test_series_has_every_bucket_with_shares_and_click_through():
 def test_a_click_belongs_to_the_policy_of_its_impression():
     events = [event(1, "impression", "a", "h1", policy="holdout"), event(2, "impression", "a", "t1"),
               event(3, "impression", "b", "t2"), event(4, "click", "a", "h1"), event(5, "click", "b", "t2"),
-              event(6, "click", "a", "early", segment="holdout")]  # its impression was before the period
+              event(6, "click", "a", "early", segment="holdout"),  # its impression was before the period
+              event(7, "click", "b", "h2"), event(7, "impression", "b", "h2", policy="holdout")]  # same ms
     treated, holdout = tally(events, T0, T0 + timedelta(hours=1)).holdout_split()
-    assert (treated, holdout) == (ArmCounts(2, 1), ArmCounts(1, 2))
+    assert (treated, holdout) == (ArmCounts(2, 1), ArmCounts(2, 3))
 
 
 def test_customers_keep_their_latest_impression():

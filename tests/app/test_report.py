@@ -12,6 +12,7 @@ from app.cli import main  # noqa: F401  (registers the commands)
 from bandit import demo_world
 from bandit.lift import lift_over_holdout
 from tests.app.insights_data import add_counts, simulate_visitors
+from tests.app.test_dashboard_api import log_impressions
 from tests.app.test_tenant_cli import assert_one_line_error, cli  # noqa: F401  (fixture)
 from tests.conftest import TenantHandle
 
@@ -106,6 +107,32 @@ def test_report_shows_lift_over_holdout_from_the_holdout_segment(cli, tenant, tm
     assert 'id="lift-plot"' in html and "No holdout data" not in html
     assert f"{expected.lift * 100:+.1f}%" in html  # +125.0%
     assert "No impressions in the period." in html  # the counters were written directly, the event log is empty
+
+
+def test_report_lift_in_the_period_follows_the_policy_of_each_decision(cli, runtime, tenant, tmp_path):
+    """Holdout impressions are logged with policy 'holdout'; their clicks carry no policy and belong to
+    the decision (same nonce). The lift in the period is computed from the event log alone."""
+    tenant.add_slot("promo", creatives=["a", "b"])
+    log_impressions(runtime, tenant, "promo", {"a": 30, "b": 20}, clicks={"a": 4, "b": 1})
+    log_impressions(runtime, tenant, "promo", {"a": 10, "b": 10}, clicks={"a": 1}, policy="holdout")
+    result = cli("report", "--tenant", tenant.name, "--slot", "promo", "--since", "1h", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    (row,) = read_csv(tmp_path / "lift.csv")  # no holdout segment in the counters: only the period
+    expected = lift_over_holdout(5, 50, 1, 20)
+    assert [row[k] for k in ("scope", "bandit_impressions", "bandit_clicks", "holdout_impressions",
+                             "holdout_clicks")] == ["period", "50", "5", "20", "1"]
+    assert float(row["lift"]) == pytest.approx(expected.lift, rel=1e-5)
+    assert float(row["ci_high"]) == pytest.approx(expected.ci_high, rel=1e-5)
+
+
+def test_report_of_a_revenue_slot_says_no_revenue_is_recorded(cli, tenant, tmp_path):
+    tenant.add_slot("offers", creatives=["a"])
+    tenant.db.execute("UPDATE slots SET objective = 'revenue' WHERE tenant = ? AND platform = 'web' AND slot_id = ?",
+                      (tenant.name, "offers"))
+    assert cli("report", "--tenant", tenant.name, "--slot", "offers", "--since", "1d",
+               "--out", str(tmp_path)).exit_code == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "objective revenue" in html and "no revenue is recorded for its decisions yet" in html
 
 
 @pytest.mark.parametrize("args, fragment", [
