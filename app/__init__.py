@@ -26,4 +26,6 @@ def create_app(settings: Optional[Settings] = None, runtime=None) -> Flask:
     instrumentation.init_app(app, access_log=settings.access_log)
     for module in (decisions, clicks, stats, health):
         app.register_blueprint(module.bp)
+    from app.views import dashboard
+    app.register_blueprint(dashboard.bp)
     return app

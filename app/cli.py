@@ -297,12 +297,23 @@ def simulate(visitors: int, url: Optional[str], api_key: str, slot: str, platfor
     click.echo(report.format_table())
 
 
-# --- measuring: propensity log and off-policy evaluation (app/cli_measure.py) --------------------
-from app.cli_measure import export_log, ope  # noqa: E402
+# --- commands defined in modules of their own -------------------------------------------------------
 
-main.add_command(ope)
-main.add_command(export_log)
+def _register_commands() -> None:
+    """Add the commands that live in their own modules. They import CliError and friends from here,
+    so this runs once everything above is defined."""
+    from app.cli_insights import export_segments, report
+    from app.cli_measure import export_log, ope
+
+    for command in (ope, export_log, report, export_segments):
+        main.add_command(command)
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m app.cli` runs this file as __main__; the command modules import `app.cli`, a second
+    # copy of this module. Run that copy, which has every command registered.
+    from app.cli import main as registered_main
+
+    registered_main()
+else:
+    _register_commands()

@@ -122,6 +122,8 @@ SCHEMAS: Dict[str, Any] = {
 
 @lru_cache(maxsize=1)
 def spec() -> Dict[str, Any]:
+    from app.insights import api_spec
+
     api_key = [{"ApiKey": []}]
     return {
         "openapi": "3.0.3",
@@ -129,7 +131,7 @@ def spec() -> Dict[str, Any]:
                  "description": "Choose a creative per request by Thompson sampling; learn from clicks."},
         "components": {
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **api_spec.SCHEMAS},
         },
         "paths": {
             "/slot/{slot_id}/creative": {"get": {
@@ -167,5 +169,6 @@ def spec() -> Dict[str, Any]:
             "/openapi.json": {"get": {"summary": "This document",
                                       "responses": {"200": {"description": "OpenAPI 3.0",
                                                             "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            **api_spec.PATHS,
         },
     }

@@ -1,0 +1,150 @@
+"""The event log of a period, summed: per time bucket and creative, per city, per policy, per customer.
+
+One pass over the events fills a ``PeriodTally``; everything a report shows over time is read from it.
+A click counts in the bucket, city and policy of its own row (the click's time, the decision's city).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from app.store.history import LoggedEvent
+from bandit import ArmCounts
+
+HOLDOUT = "holdout"
+BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+AUTO_DAY_AFTER = timedelta(days=3)  # periods longer than this are shown per day
+
+
+def choose_bucket(start: datetime, end: datetime, bucket: str = "auto") -> str:
+    """'hour' or 'day'; 'auto' picks hours for periods up to three days, days beyond."""
+    if bucket != "auto":
+        if bucket not in BUCKETS:
+            raise ValueError(f"bucket must be auto, hour or day, but {bucket!r} is given")
+        return bucket
+    return "day" if end - start > AUTO_DAY_AFTER else "hour"
+
+
+def bucket_start(moment: datetime, bucket: str) -> datetime:
+    """The UTC start of the hour or day that holds moment."""
+    moment = moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if bucket == "day" else moment
+
+
+@dataclass
+class CustomerSeen:
+    """The latest impression of one customer in the period."""
+
+    customer_id: str
+    last_seen: datetime
+    city: Optional[str]
+    segment: Optional[str]
+    impressions: int = 0
+    clicks: int = 0
+
+
+@dataclass
+class PeriodTally:
+    """Counts of a slot's events in [start, end), summed several ways."""
+
+    start: datetime
+    end: datetime
+    bucket: str
+    by_bucket: Dict[datetime, Dict[str, ArmCounts]] = field(default_factory=dict)
+    by_city: Dict[str, ArmCounts] = field(default_factory=dict)
+    by_policy: Dict[str, ArmCounts] = field(default_factory=dict)
+    by_creative: Dict[str, ArmCounts] = field(default_factory=dict)
+    customers: Dict[str, CustomerSeen] = field(default_factory=dict)
+    events: int = 0
+    _holdout_nonces: set = field(default_factory=set, repr=False)
+    _pending_clicks: list = field(default_factory=list, repr=False)  # nonces of clicks of unknown policy
+
+    def add(self, event: LoggedEvent) -> None:
+        """Count one event everywhere it belongs."""
+        one = ArmCounts(1, 0) if event.kind == "impression" else ArmCounts(0, 1)
+        self.events += 1
+        bucket = self.by_bucket.setdefault(bucket_start(event.event_time, self.bucket), {})
+        _add(bucket, event.creative_id, one)
+        _add(self.by_creative, event.creative_id, one)
+        _add(self.by_city, event.city or "(none)", one)
+        policy = self._policy(event)
+        if policy is not None:
+            _add(self.by_policy, policy, one)
+        if event.customer_id:
+            self._add_customer(event, one)
+
+    def _policy(self, event: LoggedEvent) -> Optional[str]:
+        """The policy of the decision behind an event. A click row carries no policy: it is 'holdout'
+        when the click counted in the holdout segment or its impression (same nonce) was a holdout one;
+        None while that impression may still come (a click and its impression can share a millisecond)."""
+        nonce = event.event_id.split(":", 1)[-1]
+        if event.kind == "impression":
+            if event.policy == HOLDOUT:
+                self._holdout_nonces.add(nonce)
+            return event.policy or "thompson"
+        if event.policy or event.segment == HOLDOUT or nonce in self._holdout_nonces:
+            return event.policy or HOLDOUT
+        self._pending_clicks.append(nonce)
+        return None
+
+    def _add_customer(self, event: LoggedEvent, one: ArmCounts) -> None:
+        seen = self.customers.get(event.customer_id)
+        if seen is None:
+            seen = self.customers[event.customer_id] = CustomerSeen(event.customer_id, event.event_time,
+                                                                     event.city, event.segment)
+        if event.kind == "impression" and event.event_time >= seen.last_seen:
+            seen.last_seen, seen.city, seen.segment = event.event_time, event.city, event.segment
+        seen.impressions += one.impressions
+        seen.clicks += one.clicks
+
+    @property
+    def impressions(self) -> int:
+        return sum(c.impressions for c in self.by_creative.values())
+
+    @property
+    def clicks(self) -> int:
+        return sum(c.clicks for c in self.by_creative.values())
+
+    def bucket_starts(self) -> List[datetime]:
+        """Every bucket of the period, including empty ones, oldest first."""
+        step, moment, last = BUCKETS[self.bucket], bucket_start(self.start, self.bucket), self.end
+        starts = []
+        while moment < last:
+            starts.append(moment)
+            moment += step
+        return starts
+
+    def series(self) -> List[Tuple[datetime, str, int, int, Optional[float], Optional[float]]]:
+        """(bucket start, creative, impressions, clicks, traffic share, click-through) for every bucket
+        and every creative seen in the period; share and click-through are None without impressions."""
+        creatives = sorted(self.by_creative)
+        rows = []
+        for start in self.bucket_starts():
+            counts = self.by_bucket.get(start, {})
+            total = sum(c.impressions for c in counts.values())
+            for creative_id in creatives:
+                c = counts.get(creative_id, ArmCounts())
+                share = c.impressions / total if total else None
+                ctr = min(c.clicks, c.impressions) / c.impressions if c.impressions else None
+                rows.append((start, creative_id, c.impressions, c.clicks, share, ctr))
+        return rows
+
+    def holdout_split(self) -> Tuple[ArmCounts, ArmCounts]:
+        """(bandit counts, holdout counts) of the period, split by the logged policy of each decision."""
+        late_holdout = sum(1 for nonce in self._pending_clicks if nonce in self._holdout_nonces)
+        holdout = self.by_policy.get(HOLDOUT, ArmCounts()) + ArmCounts(0, late_holdout)
+        treated = sum((c for p, c in self.by_policy.items() if p != HOLDOUT), ArmCounts())
+        return treated + ArmCounts(0, len(self._pending_clicks) - late_holdout), holdout
+
+
+def tally(events: Iterable[LoggedEvent], start: datetime, end: datetime, bucket: str = "auto") -> PeriodTally:
+    """Sum the events of [start, end) in buckets of an hour or a day (see ``choose_bucket``)."""
+    result = PeriodTally(start=start, end=end, bucket=choose_bucket(start, end, bucket))
+    for event in events:
+        result.add(event)
+    return result
+
+
+def _add(target: Dict[str, ArmCounts], key: str, one: ArmCounts) -> None:
+    target[key] = target.get(key, ArmCounts()) + one
