@@ -23,7 +23,7 @@ SCHEMAS: Dict[str, Any] = {
                                "active_creatives": {"type": "integer", "minimum": 0}}}},
         },
     },
-    "Lift": {
+    "OverviewLift": {
         "type": "object", "nullable": True,
         "description": "Lift of the bandit over the holdout group, to date; null while no holdout data exists",
         "required": ["bandit", "holdout", "treated_ctr", "holdout_ctr", "lift", "ci", "level"],
@@ -54,7 +54,7 @@ SCHEMAS: Dict[str, Any] = {
                                        "share": {**NUMBER_OR_NULL, "minimum": 0, "maximum": 1}}}},
                 },
             },
-            "lift": _ref("Lift"),
+            "lift": _ref("OverviewLift"),
             "segments": {"type": "array", "items": _ref("SegmentStats"),
                          "description": "As GET /slot/{slot_id}/stats, without the holdout segment"},
         },
