@@ -26,4 +26,7 @@ def create_app(settings: Optional[Settings] = None, runtime=None) -> Flask:
     instrumentation.init_app(app, access_log=settings.access_log)
     for module in (decisions, clicks, stats, health):
         app.register_blueprint(module.bp)
+    from app.views import customers, events
+    for module in (events, customers):
+        app.register_blueprint(module.bp)
     return app

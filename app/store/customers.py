@@ -1,0 +1,183 @@
+"""Customer events, their exactly-once claims and the rows user features are read from.
+
+Every row an event writes has a deterministic key, and every "latest" cell of ``customer_features``
+is written ``USING TIMESTAMP`` = the event's time, so writing an event twice (a retry, a repair) is
+harmless and arrival order never matters.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from cassandra import ConsistencyLevel
+from cassandra.concurrent import execute_concurrent
+
+from app.db import Database
+from app.event_input import CustomerEvent, month_bucket
+
+CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded for a small cluster
+
+CLAIM = ("INSERT INTO customer_event_ids (tenant, event_id, customer_id, fingerprint, state, received_at) "
+         "VALUES (?, ?, ?, ?, 'pending', ?) IF NOT EXISTS")
+MARK_STORED = "UPDATE customer_event_ids SET state = 'stored' WHERE tenant = ? AND event_id = ? IF state = 'pending'"
+INSERT_EVENT = ("INSERT INTO customer_events (tenant, customer_id, month, event_time, event_id, event, session_id, "
+                "decision_id, attrs, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT_PAYMENT = ("INSERT INTO customer_payments (tenant, customer_id, month, event_time, event_id, event, "
+                  "txn_amount, sku, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT_GAME = ("INSERT INTO customer_session_games (tenant, customer_id, session_id, event_time, event_id, won, "
+               "score) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_WHERE_CUSTOMER = " WHERE tenant = ? AND customer_id = ?"
+TOUCH = "UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = ?" + _WHERE_CUSTOMER
+LAUNCH = ("UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = ?, signin_method = ?"
+          + _WHERE_CUSTOMER)
+LAUNCH_WITH_COUNTRY = ("UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = ?, signin_method = ?, "
+                       "country = ?" + _WHERE_CUSTOMER)
+GAME_END = ("UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = ?, last_game_session = ?"
+            + _WHERE_CUSTOMER)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer of claiming one event id: ``won`` for the first claim; else what is stored."""
+
+    won: bool
+    state: Optional[str] = None
+    fingerprint: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    latest_event_time: datetime
+    country: Optional[str]
+    signin_method: Optional[str]
+    last_game_session: Optional[str]
+
+
+class CustomerStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # --- ingestion ------------------------------------------------------------------------------
+
+    def claim(self, events: Sequence[CustomerEvent], now: datetime) -> List[Claim]:
+        """Claim every event id with a lightweight transaction (one winner however many race)."""
+        statement = self.db.prepare(CLAIM)
+        rows = self._run([(statement, (e.tenant, e.event_id, e.customer_id, e.fingerprint, now)) for e in events])
+        claims = []
+        for result in rows:
+            row = result[0]
+            claims.append(Claim(True) if row["[applied]"] else Claim(False, row.get("state"), row.get("fingerprint")))
+        return claims
+
+    def write(self, events: Sequence[CustomerEvent], now: datetime) -> None:
+        """Write every row of the events (idempotent); raises the first storage error."""
+        statements = []
+        for event in events:
+            statements += self._rows_of(event, now)
+        self._run(statements)
+
+    def mark_stored(self, events: Sequence[CustomerEvent]) -> List[bool]:
+        """Mark claims stored; True where this caller moved the claim from pending (it counts the event)."""
+        statement = self.db.prepare(MARK_STORED)
+        rows = self._run([(statement, (e.tenant, e.event_id)) for e in events])
+        return [bool(result[0]["[applied]"]) for result in rows]
+
+    def _rows_of(self, event: CustomerEvent, now: datetime) -> List[Tuple[Any, tuple]]:
+        key = (event.tenant, event.customer_id)
+        rows = [(self.db.prepare(INSERT_EVENT), (*key, event.month, event.event_time, event.event_id, event.event,
+                                                 event.session_id, event.decision_id,
+                                                 json.dumps(event.attrs, sort_keys=True), now))]
+        if event.event in ("purchase", "refund", "cancellation"):
+            rows.append((self.db.prepare(INSERT_PAYMENT), (*key, event.month, event.event_time, event.event_id,
+                                                           event.event, event.txn_amount, event.sku,
+                                                           event.decision_id)))
+        if event.event == "game_end":
+            rows.append((self.db.prepare(INSERT_GAME), (*key, event.session_id, event.event_time, event.event_id,
+                                                        event.won, event.score)))
+            rows.append((self.db.prepare(GAME_END), (event.micros, event.event_time, event.session_id, *key)))
+        elif event.event == "app_launched" and event.country:
+            rows.append((self.db.prepare(LAUNCH_WITH_COUNTRY), (event.micros, event.event_time,
+                                                                 event.signin_method or "", event.country, *key)))
+        elif event.event == "app_launched":
+            rows.append((self.db.prepare(LAUNCH), (event.micros, event.event_time, event.signin_method or "", *key)))
+        else:
+            rows.append((self.db.prepare(TOUCH), (event.micros, event.event_time, *key)))
+        return rows
+
+    def _run(self, statements: List[Tuple[Any, tuple]]) -> List[Any]:
+        """Execute with bounded concurrency; the rows of each result, in order; raise the first error."""
+        if not statements:
+            return []
+        results = execute_concurrent(self.db.session, statements, concurrency=CONCURRENCY,
+                                     raise_on_first_error=False)
+        for success, outcome in results:
+            if not success:
+                raise outcome
+        return [list(outcome) for _, outcome in results]
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def feature_row(self, tenant: str, customer_id: str) -> Optional[FeatureRow]:
+        row = self.db.execute(
+            "SELECT latest_event_time, country, signin_method, last_game_session FROM customer_features"
+            + _WHERE_CUSTOMER, (tenant, customer_id)).one()
+        if row is None or row["latest_event_time"] is None:
+            return None
+        return FeatureRow(_utc(row["latest_event_time"]), row["country"], row["signin_method"] or None,
+                          row["last_game_session"])
+
+    def purchases_async(self, tenant: str, customer_id: str, start: datetime, end: datetime) -> list:
+        """Futures of the money events with time in (start, end], one per month bucket touched."""
+        cql = ("SELECT event, txn_amount FROM customer_payments WHERE tenant = ? AND customer_id = ? AND month = ? "
+               "AND event_time > ? AND event_time <= ?")
+        return [self.db.execute_async(cql, (tenant, customer_id, month, start, end))
+                for month in months_between(start, end)]
+
+    def session_games_async(self, tenant: str, customer_id: str, session_id: str):
+        return self.db.execute_async(
+            "SELECT event_time, won FROM customer_session_games WHERE tenant = ? AND customer_id = ? "
+            "AND session_id = ?", (tenant, customer_id, session_id))
+
+    def events_between(self, tenant: str, customer_id: str, start: datetime, end: datetime) -> List[Dict[str, Any]]:
+        """The customer's stored events with time in [start, end], oldest first (history for jobs)."""
+        rows: List[Dict[str, Any]] = []
+        for month in months_between(start, end):
+            rows += self.db.execute(
+                "SELECT * FROM customer_events WHERE tenant = ? AND customer_id = ? AND month = ? "
+                "AND event_time >= ? AND event_time <= ?", (tenant, customer_id, month, start, end))
+        for row in rows:
+            row["event_time"] = _utc(row["event_time"])
+            row["attrs"] = json.loads(row["attrs"]) if row["attrs"] else {}
+        return sorted(rows, key=lambda r: (r["event_time"], r["event_id"]))
+
+    def claim_state(self, tenant: str, event_id: str) -> Optional[str]:
+        row = self.db.execute("SELECT state FROM customer_event_ids WHERE tenant = ? AND event_id = ?",
+                              (tenant, event_id), consistency=ConsistencyLevel.SERIAL).one()
+        return row["state"] if row else None
+
+
+def months_between(start: datetime, end: datetime) -> List[str]:
+    """The 'YYYYMM' buckets from ``start`` to ``end`` inclusive, newest first."""
+    first, last = month_bucket(start), month_bucket(end)
+    year, month = int(last[:4]), int(last[4:])
+    months = []
+    while True:
+        bucket = f"{year:04d}{month:02d}"
+        months.append(bucket)
+        if bucket <= first:
+            return months
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+
+def _utc(moment: datetime) -> datetime:
+    """The driver returns naive UTC datetimes."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def rows_of(futures: Iterable[Any]) -> List[Dict[str, Any]]:
+    rows: List[Dict[str, Any]] = []
+    for future in futures:
+        rows += list(future.result())
+    return rows
