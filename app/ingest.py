@@ -3,15 +3,16 @@
 For the valid events of a call:
 
 1. Repeated event ids inside the call: the first one goes on, later ones are duplicates.
-2. Each event id is claimed with a lightweight transaction. A lost claim is a duplicate, unless the
-   stored claim is still ``pending`` with the same fingerprint: an earlier call failed half-way,
-   and this resend finishes its work.
-3. The event's rows are written (deterministic keys: rewriting them is harmless).
-4. The claims are marked ``stored`` with a conditional update; the caller that moves a claim from
-   pending to stored counts the event as accepted, so concurrent resends count it once.
+2. Each event id is claimed with a lightweight transaction: exactly one caller wins, however many
+   race. The winner counts the event as accepted; every other caller counts it as a duplicate.
+3. The winner writes the event's rows (deterministic keys: rewriting them is harmless) and marks
+   the claim ``stored``.
+4. A loser whose claim is still ``pending`` with the same fingerprint writes the rows too: either
+   the winner is still writing (the rewrite is harmless) or an earlier call failed half-way (503)
+   and this resend completes its work. It still counts as a duplicate: the id was claimed before.
 
-When storage fails, the call answers 503 and claims stay pending: the client's retry of the same
-events completes them. Nothing already stored is touched by a later event with the same id.
+When storage fails, the call answers 503 and its claims stay pending: the client's retry of the
+same events completes them. A later event with an id already claimed changes nothing stored.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def ingest(rt: Runtime, store: CustomerStore, tenant: str, body: Any) -> Dict[st
 
 
 def store_new(store: CustomerStore, events: List[CustomerEvent]) -> int:
-    """Store the events whose ids are new (or pending from a failed call); return how many counted."""
+    """Store the events whose ids are new (or pending from a failed call); return how many were new."""
     if not events:
         return 0
     now = datetime.now(timezone.utc)
@@ -51,7 +52,8 @@ def store_new(store: CustomerStore, events: List[CustomerEvent]) -> int:
     to_write = [event for event, claim in zip(events, claims)
                 if claim.won or (claim.state == "pending" and claim.fingerprint == event.fingerprint)]
     store.write(to_write, now)
-    return sum(store.mark_stored(to_write))
+    store.mark_stored(to_write)
+    return sum(1 for claim in claims if claim.won)
 
 
 def _first_of_each_id(events: List[CustomerEvent]):

@@ -13,15 +13,17 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent
+from cassandra.query import BatchStatement, BatchType
 
 from app.db import Database
-from app.event_input import CustomerEvent, month_bucket
+from app.event_input import MONEY_EVENTS, CustomerEvent, month_bucket
 
 CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded for a small cluster
+BATCH_ROWS = 50   # rows per unlogged single-partition batch
 
 CLAIM = ("INSERT INTO customer_event_ids (tenant, event_id, customer_id, fingerprint, state, received_at) "
          "VALUES (?, ?, ?, ?, 'pending', ?) IF NOT EXISTS")
-MARK_STORED = "UPDATE customer_event_ids SET state = 'stored' WHERE tenant = ? AND event_id = ? IF state = 'pending'"
+MARK_STORED = "UPDATE customer_event_ids SET state = 'stored' WHERE tenant = ? AND event_id = ?"
 INSERT_EVENT = ("INSERT INTO customer_events (tenant, customer_id, month, event_time, event_id, event, session_id, "
                 "decision_id, attrs, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 INSERT_PAYMENT = ("INSERT INTO customer_payments (tenant, customer_id, month, event_time, event_id, event, "
@@ -72,39 +74,59 @@ class CustomerStore:
         return claims
 
     def write(self, events: Sequence[CustomerEvent], now: datetime) -> None:
-        """Write every row of the events (idempotent); raises the first storage error."""
-        statements = []
+        """Write every row of the events (idempotent) in unlogged batches of one partition each;
+        raises the first storage error.
+
+        Of the feature-cell updates only those that can win are sent: per customer, the latest
+        event, the latest app_launched (with and without a country) and the latest game_end.
+        """
+        by_partition: Dict[tuple, List[Tuple[Any, tuple]]] = {}
         for event in events:
-            statements += self._rows_of(event, now)
-        self._run(statements)
+            for partition, statement in self._rows_of(event, now):
+                by_partition.setdefault(partition, []).append(statement)
+        for event in _feature_winners(events):
+            by_partition.setdefault(("features", event.tenant, event.customer_id), []).append(
+                self._feature_update(event))
+        batches = []
+        for statements in by_partition.values():
+            for start in range(0, len(statements), BATCH_ROWS):
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for statement, values in statements[start:start + BATCH_ROWS]:
+                    batch.add(statement, values)
+                batches.append((batch, ()))
+        self._run(batches)
 
-    def mark_stored(self, events: Sequence[CustomerEvent]) -> List[bool]:
-        """Mark claims stored; True where this caller moved the claim from pending (it counts the event)."""
+    def mark_stored(self, events: Sequence[CustomerEvent]) -> None:
+        """Mark the claims of fully written events stored (a resend then needs no repair)."""
         statement = self.db.prepare(MARK_STORED)
-        rows = self._run([(statement, (e.tenant, e.event_id)) for e in events])
-        return [bool(result[0]["[applied]"]) for result in rows]
+        self._run([(statement, (e.tenant, e.event_id)) for e in events])
 
-    def _rows_of(self, event: CustomerEvent, now: datetime) -> List[Tuple[Any, tuple]]:
+    def _rows_of(self, event: CustomerEvent, now: datetime) -> List[Tuple[tuple, Tuple[Any, tuple]]]:
+        """(partition, (statement, values)) of the log rows of one event."""
         key = (event.tenant, event.customer_id)
-        rows = [(self.db.prepare(INSERT_EVENT), (*key, event.month, event.event_time, event.event_id, event.event,
-                                                 event.session_id, event.decision_id,
-                                                 json.dumps(event.attrs, sort_keys=True), now))]
-        if event.event in ("purchase", "refund", "cancellation"):
-            rows.append((self.db.prepare(INSERT_PAYMENT), (*key, event.month, event.event_time, event.event_id,
-                                                           event.event, event.txn_amount, event.sku,
-                                                           event.decision_id)))
+        rows = [(("events", *key, event.month), (self.db.prepare(INSERT_EVENT), (
+            *key, event.month, event.event_time, event.event_id, event.event, event.session_id, event.decision_id,
+            json.dumps(event.attrs, sort_keys=True), now)))]
+        if event.event in MONEY_EVENTS:
+            rows.append((("payments", *key, event.month), (self.db.prepare(INSERT_PAYMENT), (
+                *key, event.month, event.event_time, event.event_id, event.event, event.txn_amount, event.sku,
+                event.decision_id))))
         if event.event == "game_end":
-            rows.append((self.db.prepare(INSERT_GAME), (*key, event.session_id, event.event_time, event.event_id,
-                                                        event.won, event.score)))
-            rows.append((self.db.prepare(GAME_END), (event.micros, event.event_time, event.session_id, *key)))
-        elif event.event == "app_launched" and event.country:
-            rows.append((self.db.prepare(LAUNCH_WITH_COUNTRY), (event.micros, event.event_time,
-                                                                 event.signin_method or "", event.country, *key)))
-        elif event.event == "app_launched":
-            rows.append((self.db.prepare(LAUNCH), (event.micros, event.event_time, event.signin_method or "", *key)))
-        else:
-            rows.append((self.db.prepare(TOUCH), (event.micros, event.event_time, *key)))
+            rows.append((("games", *key, event.session_id), (self.db.prepare(INSERT_GAME), (
+                *key, event.session_id, event.event_time, event.event_id, event.won, event.score))))
         return rows
+
+    def _feature_update(self, event: CustomerEvent) -> Tuple[Any, tuple]:
+        """The update of the customer's "latest" cells by one event, stamped with the event's time."""
+        key = (event.tenant, event.customer_id)
+        if event.event == "game_end":
+            return self.db.prepare(GAME_END), (event.micros, event.event_time, event.session_id, *key)
+        if event.event == "app_launched" and event.country:
+            return self.db.prepare(LAUNCH_WITH_COUNTRY), (event.micros, event.event_time, event.signin_method or "",
+                                                          event.country, *key)
+        if event.event == "app_launched":
+            return self.db.prepare(LAUNCH), (event.micros, event.event_time, event.signin_method or "", *key)
+        return self.db.prepare(TOUCH), (event.micros, event.event_time, *key)
 
     def _run(self, statements: List[Tuple[Any, tuple]]) -> List[Any]:
         """Execute with bounded concurrency; the rows of each result, in order; raise the first error."""
@@ -156,6 +178,24 @@ class CustomerStore:
         row = self.db.execute("SELECT state FROM customer_event_ids WHERE tenant = ? AND event_id = ?",
                               (tenant, event_id), consistency=ConsistencyLevel.SERIAL).one()
         return row["state"] if row else None
+
+
+def _feature_winners(events: Sequence[CustomerEvent]) -> List[CustomerEvent]:
+    """The events whose feature-cell updates can be the latest: per customer and kind of cell,
+    every event at the latest time (ties are kept: Cassandra breaks them by value)."""
+    kinds = (lambda e: True, lambda e: e.event == "app_launched",
+             lambda e: e.event == "app_launched" and bool(e.country), lambda e: e.event == "game_end")
+    by_customer: Dict[tuple, List[CustomerEvent]] = {}
+    for event in events:
+        by_customer.setdefault((event.tenant, event.customer_id), []).append(event)
+    winners: Dict[tuple, CustomerEvent] = {}
+    for group in by_customer.values():
+        for kind in kinds:
+            chosen = [e for e in group if kind(e)]
+            if chosen:
+                latest = max(e.event_time for e in chosen)
+                winners.update({(e.tenant, e.event_id): e for e in chosen if e.event_time == latest})
+    return list(winners.values())
 
 
 def months_between(start: datetime, end: datetime) -> List[str]:
