@@ -108,8 +108,8 @@ def parse_event(tenant: str, item: Any, decision_ok: Callable[[str], bool],
     decision_id = _text(item, "decision_id", MAX_DECISION_ID)
     if decision_id is not None and not decision_ok(decision_id):
         raise Invalid("decision_id is not a decision of this tenant")
-    attrs = _own_fields(item)
     typed = _typed_fields(item, kind)
+    attrs = _own_fields(item)
     return CustomerEvent(tenant=tenant, event_id=event_id, event=kind, customer_id=customer_id,
                          session_id=session_id, event_time=event_time, decision_id=decision_id,
                          attrs=attrs, **typed)
