@@ -11,7 +11,7 @@ from app.store.customers import CustomerStore
 bp = Blueprint("customers", __name__)
 
 
-@bp.get("/customer/<customer_id>/features")
+@bp.get("/customer/<path:customer_id>/features")  # ids may hold "/" (sent as %2F)
 def features(customer_id: str):
     tenant = current_tenant()
     if len(customer_id) > MAX_TEXT or not customer_id.isprintable():

@@ -255,3 +255,12 @@ def test_a_full_call_of_1000_events_fits_and_is_stored(client, tenant, settings)
     # won where i % 3 == 0: 900, 930, 960, 990 -> 4 of 10.
     got = features(client, tenant, "bulk-0")
     assert (got["last_session.games_played"], got["last_session.win_ratio"]) == (10, 0.4)
+
+
+def test_customer_ids_with_slashes_and_unicode_can_be_looked_up(client, tenant):
+    for customer, quoted in (("shop/42", "shop%2F42"), ("spieler-ü 7", "spieler-%C3%BC%207")):
+        post(client, tenant, [ev(f"e-{quoted}", "purchase", 1, customer=customer, txn_amount=2.0)])
+        answer = client.get(f"/customer/{quoted}/features", headers=tenant.headers)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert answer.get_json()["customer_id"] == customer
+        assert answer.get_json()["features"]["last_week.purchase_amount"] == 2.0
