@@ -20,6 +20,7 @@ from app.event_input import MONEY_EVENTS, CustomerEvent, month_bucket
 
 CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded for a small cluster
 BATCH_ROWS = 50   # rows per unlogged single-partition batch
+BATCH_BYTES = 16 * 1024  # and bytes of values, well under Cassandra's default 50 KiB limit
 
 CLAIM = ("INSERT INTO customer_event_ids (tenant, event_id, customer_id, fingerprint, state, received_at) "
          "VALUES (?, ?, ?, ?, 'pending', ?) IF NOT EXISTS")
@@ -80,21 +81,16 @@ class CustomerStore:
         Of the feature-cell updates only those that can win are sent: per customer, the latest
         event, the latest app_launched (with and without a country) and the latest game_end.
         """
-        by_partition: Dict[tuple, List[Tuple[Any, tuple]]] = {}
+        log_rows: Dict[tuple, List[Tuple[Any, tuple]]] = {}
         for event in events:
             for partition, statement in self._rows_of(event, now):
-                by_partition.setdefault(partition, []).append(statement)
+                log_rows.setdefault(partition, []).append(statement)
+        feature_rows: Dict[tuple, List[Tuple[Any, tuple]]] = {}
         for event in _feature_winners(events):
-            by_partition.setdefault(("features", event.tenant, event.customer_id), []).append(
-                self._feature_update(event))
-        batches = []
-        for statements in by_partition.values():
-            for start in range(0, len(statements), BATCH_ROWS):
-                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-                for statement, values in statements[start:start + BATCH_ROWS]:
-                    batch.add(statement, values)
-                batches.append((batch, ()))
-        self._run(batches)
+            feature_rows.setdefault((event.tenant, event.customer_id), []).append(self._feature_update(event))
+        # The log first: a feature row never points at a session or week whose rows are missing.
+        self._run(_batches(log_rows))
+        self._run(_batches(feature_rows))
 
     def mark_stored(self, events: Sequence[CustomerEvent]) -> None:
         """Mark the claims of fully written events stored (a resend then needs no repair)."""
@@ -178,6 +174,23 @@ class CustomerStore:
         row = self.db.execute("SELECT state FROM customer_event_ids WHERE tenant = ? AND event_id = ?",
                               (tenant, event_id), consistency=ConsistencyLevel.SERIAL).one()
         return row["state"] if row else None
+
+
+def _batches(by_partition: Dict[tuple, List[Tuple[Any, tuple]]]) -> List[Tuple[BatchStatement, tuple]]:
+    """Unlogged batches within one partition, each of at most BATCH_ROWS statements and about
+    BATCH_BYTES of values (Cassandra 4/5 refuse batches over 50 KiB by default)."""
+    batches: List[Tuple[BatchStatement, tuple]] = []
+    for statements in by_partition.values():
+        batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
+        for statement, values in statements:
+            row_size = sum(len(str(value)) for value in values)
+            if rows and (rows == BATCH_ROWS or size + row_size > BATCH_BYTES):
+                batches.append((batch, ()))
+                batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
+            batch.add(statement, values)
+            rows, size = rows + 1, size + row_size
+        batches.append((batch, ()))
+    return batches
 
 
 def _feature_winners(events: Sequence[CustomerEvent]) -> List[CustomerEvent]:
