@@ -142,12 +142,12 @@ def _time(value: Any, now: datetime) -> datetime:
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise Invalid(f"event_time {value[:40]!r} is not an ISO 8601 date and time, "
                       "e.g. 2026-11-24T10:15:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
     moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     if moment < EARLIEST:
         raise Invalid("event_time is before 2000-01-01")

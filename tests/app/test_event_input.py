@@ -50,6 +50,8 @@ def test_times_are_utc_milliseconds(text, expected):
     (base(event_time="2026-13-01T00:00:00Z"), "not an ISO 8601"),
     (base(event_time=1732442400), "ISO 8601"),
     (base(event_time="1999-12-31T23:59:59Z"), "before 2000"),
+    (base(event_time="9999-12-31T23:59:59-05:00"), "not an ISO 8601"),  # beyond the last representable UTC time
+    (base(event_time="0001-01-01T00:00:00+05:00"), "not an ISO 8601"),
     (base(event_time="2026-11-24T10:05:01Z"), "in the future"),
     (base(event="purchase"), "missing field 'txn_amount'"),
     (base(event="purchase", txn_amount=True), "txn_amount must be a number"),
@@ -96,3 +98,28 @@ def test_fingerprints_tell_resends_from_other_events():
 
 def test_month_bucket_is_utc():
     assert month_bucket(datetime(2026, 12, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))) == "202611"
+
+
+def test_any_json_value_is_an_event_or_a_reason():
+    """Arbitrary JSON in every field: parse_event returns an event or raises Invalid, nothing else."""
+    from hypothesis import given, settings, strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=300)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+    times = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | values
+    fields = st.fixed_dictionaries({}, optional={
+        "event_id": st.text(max_size=140) | values, "event": st.sampled_from(["purchase", "game_end", "x"]) | values,
+        "customer_id": st.text(max_size=3) | values, "session_id": st.just("s") | values, "event_time": times,
+        "txn_amount": values, "won": values, "score": values, "country": values, "decision_id": values,
+        "extra": values})
+
+    @given(item=fields | values)
+    @settings(max_examples=400, derandomize=True, deadline=None, database=None)
+    def check(item):
+        try:
+            parse(item)
+        except Invalid as reason:
+            assert str(reason)
+
+    check()
