@@ -123,3 +123,13 @@ def test_any_json_value_is_an_event_or_a_reason():
             assert str(reason)
 
     check()
+
+
+def test_the_events_body_limit_is_a_validated_setting():
+    from app.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).max_events_body_bytes == 1024 * 1024
+    assert Settings.from_env({"SLOTBANDIT_MAX_EVENTS_BODY_BYTES": "2097152"}).max_events_body_bytes == 2097152
+    for bad in ("lots", "10", str(128 * 1024 * 1024)):
+        with pytest.raises(SettingsError, match="SLOTBANDIT_MAX_EVENTS_BODY_BYTES"):
+            Settings.from_env({"SLOTBANDIT_MAX_EVENTS_BODY_BYTES": bad})
