@@ -14,7 +14,7 @@ def create_app(settings: Optional[Settings] = None, runtime=None) -> Flask:
     from app.errors import register_errorhandlers
     from app.logs import configure_logging
     from app.runtime import Runtime
-    from app.views import clicks, decisions, health, stats
+    from app.views import clicks, customers, dashboard, decisions, events, health, stats
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -24,8 +24,6 @@ def create_app(settings: Optional[Settings] = None, runtime=None) -> Flask:
     app.extensions["slotbandit"] = runtime or Runtime.build(settings)
     register_errorhandlers(app)
     instrumentation.init_app(app, access_log=settings.access_log)
-    for module in (decisions, clicks, stats, health):
+    for module in (decisions, clicks, stats, health, events, customers, dashboard):
         app.register_blueprint(module.bp)
-    from app.views import dashboard
-    app.register_blueprint(dashboard.bp)
     return app

@@ -115,6 +115,58 @@ SCHEMAS: Dict[str, Any] = {
                                "creatives": {"type": "array", "items": _ref("Rate")}}}]}},
         },
     },
+    "Event": {
+        "type": "object", "required": ["event_id", "event", "customer_id", "session_id", "event_time"],
+        "description": "One raw event; fields beyond these (language, os, device, ...) are kept as they are "
+                       "(strings, numbers, booleans or null; at most 32; 4 KiB per event)",
+        "properties": {
+            "event_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                         "description": "Unique per tenant: a resent id counts once"},
+            "event": {"type": "string", "enum": ["app_launched", "game_start", "game_end", "offer_shown",
+                                                 "purchase", "refund", "cancellation"]},
+            "customer_id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "session_id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "event_time": {"type": "string", "format": "date-time",
+                           "description": "ISO 8601; no offset means UTC; not more than 5 minutes ahead"},
+            "decision_id": {"type": "string", "description": "The decision this event follows (this tenant's)"},
+            "country": {"type": "string"}, "signin_method": {"type": "string"}, "sku": {"type": "string"},
+            "won": {"type": "boolean", "description": "Required for game_end"},
+            "score": {"type": "number"},
+            "txn_amount": {"type": "number", "minimum": 0, "description": "Required for purchase"},
+        },
+    },
+    "EventsResult": {
+        "type": "object", "required": ["accepted", "duplicates", "rejected"],
+        "properties": {
+            "accepted": {"type": "integer", "minimum": 0, "description": "New events stored"},
+            "duplicates": {"type": "integer", "minimum": 0, "description": "Event ids already stored (counted once)"},
+            "rejected": {"type": "array", "items": {
+                "type": "object", "required": ["index", "reason"],
+                "properties": {"index": {"type": "integer", "minimum": 0}, "reason": {"type": "string"}}}},
+        },
+    },
+    "CustomerFeatures": {
+        "type": "object", "required": ["customer_id", "features"],
+        "properties": {
+            "customer_id": {"type": "string"},
+            "features": {
+                "type": "object",
+                "required": ["country", "facebook_connected", "last_week.purchase_amount",
+                             "last_session.games_played", "last_session.win_ratio"],
+                "properties": {
+                    "country": {**STRING_OR_NULL, "description": "Of the latest app_launched that carried one"},
+                    "facebook_connected": {"type": "boolean",
+                                           "description": "The latest app_launched signed in with facebook"},
+                    "last_week.purchase_amount": {"type": "number", "minimum": 0, "description":
+                        "Sum of purchase txn_amount in the 7 days up to the customer's latest event"},
+                    "last_session.games_played": {"type": "integer", "minimum": 0,
+                                                  "description": "game_end events of the session of the latest one"},
+                    "last_session.win_ratio": {**NUMBER_OR_NULL, "minimum": 0, "maximum": 1,
+                                               "description": "Won / played in that session, 2 decimals"},
+                },
+            },
+        },
+    },
     "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"},
                                                                         "cassandra": {"type": "string"}}},
 }
@@ -158,6 +210,22 @@ def spec() -> Dict[str, Any]:
                                 "schema": {"type": "string", "enum": ["segment", "referrer"]}}],
                 "responses": {"200": _json({"oneOf": [_ref("Stats"), _ref("ReferrerStats")]}, "Stats"),
                               **_errors(400, 401, 404, 503)},
+            }},
+            "/events": {"post": {
+                "summary": "Send 1 to 1,000 raw events of customers (validated one by one, stored once)",
+                "security": api_key,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("Event")}}}},
+                "responses": {"200": _json(_ref("EventsResult"), "What happened to every event"),
+                              **_errors(400, 401, 413, 503)},
+            }},
+            "/customer/{customer_id}/features": {"get": {
+                "summary": "A customer's user features, current as of the latest event received",
+                "security": api_key,
+                "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json(_ref("CustomerFeatures"), "The features"),
+                              **_errors(400, 401, 503),
+                              "404": _json(_ref("Error"), "Unknown customer (also another tenant's)")},
             }},
             "/healthz": {"get": {"summary": "Process up", "responses": {"200": _json(_ref("Status"), "Up")}}},
             "/readyz": {"get": {"summary": "Cassandra reachable",

@@ -48,6 +48,7 @@ class Settings:
     config_refresh_s: float = 2.0
     write_queue_size: int = 10_000
     max_body_bytes: int = 64 * 1024
+    max_events_body_bytes: int = 1024 * 1024  # POST /events: up to 1,000 events of about 1 KiB
     log_level: str = "INFO"
     access_log: bool = False
 
@@ -116,6 +117,8 @@ class Settings:
             config_refresh_s=_float(env, "SLOTBANDIT_CONFIG_REFRESH_S", 2.0, 0.05, 4.0),
             write_queue_size=_int(env, "SLOTBANDIT_WRITE_QUEUE", 10_000, 100, 1_000_000),
             max_body_bytes=_int(env, "SLOTBANDIT_MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+            max_events_body_bytes=_int(env, "SLOTBANDIT_MAX_EVENTS_BODY_BYTES", 1024 * 1024, 1024,
+                                       64 * 1024 * 1024),
             log_level=_choice(env, "SLOTBANDIT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             access_log=_choice(env, "SLOTBANDIT_ACCESS_LOG", "0", ("0", "1")) == "1",
         )

@@ -28,8 +28,11 @@ CONTRACT_OPERATIONS = {
     "/readyz": "get",
     "/metrics": "get",
     "/openapi.json": "get",
+    "/events": "post",
+    "/customer/{customer_id}/features": "get",
 }
-TENANT_PATHS = {"/slot/{slot_id}/creative", "/click", "/slot/{slot_id}/stats"}
+TENANT_PATHS = {"/slot/{slot_id}/creative", "/click", "/slot/{slot_id}/stats", "/events",
+                "/customer/{customer_id}/features"}
 
 
 def to_json_schema(node):
@@ -319,3 +322,4 @@ def test_generated_requests_never_get_a_5xx(app, tenant, described):
     assert 200 in statuses["GET /slot/{slot_id}/creative positive"], statuses
     assert 200 in statuses["GET /slot/{slot_id}/stats positive"], statuses
     assert {400, 404} & statuses["POST /click negative"], statuses
+    assert 200 in statuses["POST /events positive"] and 400 in statuses["POST /events negative"], statuses
