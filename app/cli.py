@@ -299,3 +299,11 @@ def simulate(visitors: int, url: Optional[str], api_key: str, slot: str, platfor
 
 if __name__ == "__main__":
     main()
+
+
+# --- PySpark jobs (app/cli_spark.py) ----------------------------------------------------------------
+from app.cli_spark import backfill as _backfill, export_events_command as _export_events, seed_priors as _seed_priors  # noqa: E402
+
+main.add_command(_seed_priors)
+main.add_command(_export_events)
+main.add_command(_backfill)
