@@ -6,6 +6,7 @@ its stages on stderr and prints its report on stdout.
 from __future__ import annotations
 
 import contextlib
+import sys
 from datetime import datetime, timezone
 from typing import Iterator, Optional, Sequence
 
@@ -18,7 +19,7 @@ from app.cli import CliError, _connect, _settings
 def _stages(label: str, stages: Sequence[str]) -> Iterator:
     """A progress bar over named stages; yields the callback a job calls as each stage starts."""
     seen = []
-    with click.progressbar(length=len(stages) - 1, label=label, file=click.get_text_stream("stderr"),
+    with click.progressbar(length=len(stages) - 1, label=label, file=sys.stderr,
                            item_show_func=lambda item: item, show_eta=False) as bar:
         def step(name: str) -> None:
             if seen:

@@ -7,6 +7,7 @@ runs everywhere.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -41,4 +42,5 @@ def spark_session(app_name: str = "slotbandit"):
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise SparkUnavailable(f"cannot start Spark ({master}): {first}") from None
     session.sparkContext.setLogLevel("ERROR")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # no "closing connection" lines at exit
     return session
