@@ -8,7 +8,8 @@ each row that disagrees (counters take negative increments too). Afterwards the 
 log, so running the same backfill again finds nothing to change.
 
 The counters hold ALL of a slot's history, so the window must too: --since must reach back to the
-slot's first event, or the counts before it are removed. Traffic that arrives while a backfill
+slot's first event, or the counts before it are removed (a slot without any event in the window
+is left untouched, so a mistyped window cannot zero it). Traffic that arrives while a backfill
 runs is counted by the service as usual; an impression or click landing between the log read and
 the counter read can leave that one row off by those few events, which the next run repairs.
 Referrer counts (referrer_counts) are not rebuilt.
@@ -50,6 +51,7 @@ class BackfillResult:
     duplicates: Dict[SlotKey, int] = field(default_factory=dict)  # extra copies of an event id, dropped
     unknown_creative: Dict[SlotKey, int] = field(default_factory=dict)  # events of unconfigured creatives
     changes: List[RowChange] = field(default_factory=list)
+    untouched: List[SlotKey] = field(default_factory=list)  # slots without events in the window
     applied: bool = False
 
 
@@ -69,8 +71,11 @@ def run_backfill(spark, db: Database, settings: Settings, since: datetime, until
     step(STEPS[2])
     counts = CountsStore(db)
     for slot in slots:
+        if slot not in logged:  # no event in the window: most likely the wrong window, never zero a slot
+            result.untouched.append(slot)
+            continue
         counted = _read_counters(db, slot)
-        result.changes += _differences(slot, counted, logged.get(slot, {}), creatives[slot])
+        result.changes += _differences(slot, counted, logged[slot], creatives[slot])
     if result.changes and not dry_run:
         step(STEPS[3])
         _apply(db, counts, result.changes)
@@ -159,6 +164,9 @@ def format_report(result: BackfillResult, dry_run: bool) -> str:
             notes.append(f"{result.duplicates[slot]} duplicate event ids dropped")
         if result.unknown_creative.get(slot):
             notes.append(f"{result.unknown_creative[slot]} events of unknown creatives skipped")
+        if slot in result.untouched:
+            lines.append(f"{name}: no events in the window, counters left as they are")
+            continue
         lines.append(f"{name}: {len(changes)} rows to repair" + (f" ({'; '.join(notes)})" if notes else ""))
         for c in changes:
             lines.append(f"  {c.segment:<22} {c.creative_id:<14} impressions {c.counted[0]} -> {c.logged[0]} "

@@ -76,6 +76,9 @@ def test_backfill_makes_the_counters_equal_the_log_and_a_second_run_changes_noth
     truth = {("global", "a"): (5, 2), ("city:pune", "a"): (5, 2), ("global", "b"): (5, 2),
              ("city:delhi", "b"): (5, 2)}
     assert counters(db, tenant) != truth
+    # A slot with counts but no event in the window is left alone (never zeroed by a wrong window).
+    tenant.add_slot("quiet", creatives=("a",))
+    CountsStore(db).add_together([CountDelta(tenant.name, "web", "quiet", "global", "a", impressions=7)])
 
     dry = cli("backfill", "--since", SINCE, "--until", UNTIL, "--tenant", tenant.name, "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -87,6 +90,10 @@ def test_backfill_makes_the_counters_equal_the_log_and_a_second_run_changes_noth
     assert "1 duplicate event ids dropped" in first.stdout
     assert "impressions 4 -> 5 (+1)" in first.stdout  # b/delhi lost impression 9 in the gap
     assert "repaired 4 rows" in first.stdout
+    assert f"{tenant.name}/web/quiet: no events in the window" in first.stdout
+    quiet = db.execute("SELECT impressions FROM arm_counts WHERE tenant = ? AND platform = 'web' AND slot_id = 'quiet'",
+                       (tenant.name,)).one()
+    assert quiet["impressions"] == 7
 
     second = cli("backfill", "--since", SINCE, "--until", UNTIL, "--tenant", tenant.name)
     assert second.exit_code == 0, second.output
