@@ -8,6 +8,7 @@ apply``). Writes a tenant ``bench-spark`` and its slot, prints the wall time and
 """
 from __future__ import annotations
 
+import os
 import resource
 import tempfile
 import time
@@ -20,15 +21,44 @@ import numpy as np
 TENANT = "bench-spark"
 
 
-def _peak_mb(who: int) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
+def _descendants(pid: int) -> list:
+    """Pids of every process below ``pid`` (the Spark JVM and its Python workers), from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def _peak_kb(pid: int) -> int:
+    """VmHWM (peak resident set) of a live process in kB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _timed(label: str, action):
+    """Run ``action``; print its wall time and the peak memory so far of the driver and of Spark's processes."""
     start = time.monotonic()
     value = action()
-    click.echo(f"{label:<34} {time.monotonic() - start:8.1f} s   peak RSS python {_peak_mb(resource.RUSAGE_SELF):7.0f} MB"
-               f"   children (JVM, workers) {_peak_mb(resource.RUSAGE_CHILDREN):7.0f} MB")
+    elapsed = time.monotonic() - start
+    driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    spark = sum(_peak_kb(pid) for pid in _descendants(os.getpid())) / 1024
+    click.echo(f"{label:<36} {elapsed:8.1f} s   peak RSS: driver python {driver:6.0f} MB, "
+               f"Spark JVM + workers {spark:6.0f} MB")
     return value
 
 

@@ -32,6 +32,7 @@ def spark_session(app_name: str = "slotbandit"):
         session = (
             SparkSession.builder.master(master).appName(app_name)
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", os.environ.get("SLOTBANDIT_SPARK_PARTITIONS", "8"))
             .config("spark.driver.memory", os.environ.get("SLOTBANDIT_SPARK_DRIVER_MEMORY", "1g"))
             .config("spark.sql.session.timeZone", "UTC")
