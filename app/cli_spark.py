@@ -18,15 +18,14 @@ from app.cli import CliError, _connect, _settings
 @contextlib.contextmanager
 def _stages(label: str, stages: Sequence[str]) -> Iterator:
     """A progress bar over named stages; yields the callback a job calls as each stage starts."""
-    seen = []
     with click.progressbar(length=len(stages) - 1, label=label, file=sys.stderr,
                            item_show_func=lambda item: item, show_eta=False) as bar:
+        started = []
+
         def step(name: str) -> None:
-            if seen:
-                bar.update(1, name)
-            else:
-                bar.update(0, name)
-            seen.append(name)
+            """Mark the previous stage done (none before the first) and show ``name``."""
+            bar.update(1 if started else 0, name)
+            started.append(name)
         yield step
 
 

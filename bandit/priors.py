@@ -26,11 +26,11 @@ from typing import Optional
 
 from bandit._validation import require_positive
 from bandit.beta import ArmCounts, BetaPosterior
+from bandit.policy import GLOBAL
 from bandit.pooling import PoolingConfig, slot_prior_strength
 
 __all__ = ["PriorConfig", "SeededPrior", "SlotPriors", "cap_strength", "fit_slot_priors"]
 
-GLOBAL = "global"
 CITY_PREFIX = "city:"
 
 # Sources of a seeded prior, as reported to the operator.

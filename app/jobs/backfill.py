@@ -85,9 +85,11 @@ def run_backfill(spark, db: Database, settings: Settings, since: datetime, until
 
 
 def _creatives(db: Database, slots: List[SlotKey]) -> Dict[SlotKey, frozenset]:
+    """{slot: the creative ids configured in it} (events of other creatives are not counted)."""
     catalog = CatalogStore(db)
     loaded = {slot: catalog.load_slot(*slot) for slot in slots}
-    return {slot: frozenset(c.creative_id for c in (config.creatives if config else ())) for slot, config in loaded.items()}
+    return {slot: frozenset(c.creative_id for c in (config.creatives if config else ()))
+            for slot, config in loaded.items()}
 
 
 def _log_counts(spark, settings, slots, since, until, creatives):

@@ -19,6 +19,7 @@ import click
 import numpy as np
 
 TENANT = "bench-spark"
+WRITE_CONCURRENCY = 32  # in-flight batches: more overloads the connection to the embedded server
 
 
 def _descendants(pid: int) -> list:
@@ -89,9 +90,11 @@ def _write_events(db, world, count: int, seed: int) -> None:
 
 
 def _flush(db, store, pending) -> None:
-    futures = [db.session.execute_async(batch) for batch, _ in store.batches(pending)]
-    for future in futures:
-        future.result()
+    """Write the pending events as partition batches, at most WRITE_CONCURRENCY in flight."""
+    from cassandra.concurrent import execute_concurrent
+
+    batches = ((batch, None) for batch, _ in store.batches(pending))
+    execute_concurrent(db.session, batches, concurrency=WRITE_CONCURRENCY, raise_on_first_error=True)
     pending.clear()
 
 
@@ -110,7 +113,8 @@ def main(history_rows: int, events: int, seed: int) -> None:
     settings = _settings()
     db = _connect(settings)
     world = make_world(seed, n_cities=10, n_creatives=8, slot_id="bench-slot")
-    db.execute("INSERT INTO slots (tenant, platform, slot_id) VALUES (?, ?, ?)", (TENANT, world.platform, world.slot_id))
+    db.execute("INSERT INTO slots (tenant, platform, slot_id) VALUES (?, ?, ?)",
+               (TENANT, world.platform, world.slot_id))
     for creative in world.creatives:
         db.execute("INSERT INTO creatives (tenant, platform, slot_id, creative_id, payload, active) "
                    "VALUES (?, ?, ?, ?, ?, true)", (TENANT, world.platform, world.slot_id, creative,

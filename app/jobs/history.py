@@ -98,8 +98,9 @@ def classify(frame, layout: str, flt: HistoryFilter):
     whole = r"^\s*\d+(\.0+)?\s*$"
     if layout == "aggregated":
         numeric = F.col("impressions").rlike(whole) & F.col("clicks").rlike(whole)
-        impressions = F.when(numeric, F.col("impressions").cast("double").cast("long"))
-        clicks = F.when(numeric, F.col("clicks").cast("double").cast("long"))
+        # try_cast: a number too large for a long is null (non_numeric), never a failed job.
+        impressions = F.when(numeric, F.col("impressions").try_cast("double").try_cast("long"))
+        clicks = F.when(numeric, F.col("clicks").try_cast("double").try_cast("long"))
         day = F.col("day") if "day" in frame.columns else F.lit(None).cast("string")
     else:
         flag = F.lower(F.trim(F.col("clicked")))
@@ -113,7 +114,7 @@ def classify(frame, layout: str, flt: HistoryFilter):
         F.trim(F.col("platform")).alias("platform"), F.trim(F.col("slot_id")).alias("slot_id"),
         creative.alias("creative_id"), city.alias("city"), impressions.alias("impressions"),
         clicks.alias("clicks"),
-        (F.dayofweek(F.to_timestamp(F.substring(day, 1, 10), "yyyy-MM-dd")) + 5) % 7,  # 0 = Monday
+        (F.dayofweek(F.try_to_timestamp(F.substring(day, 1, 10), F.lit("yyyy-MM-dd"))) + 5) % 7,  # 0 = Monday
         (F.col("event_id") if "event_id" in frame.columns else F.lit(None).cast("string")).alias("event_id"),
     ).toDF("platform", "slot_id", "creative_id", "city", "impressions", "clicks", "dow", "event_id")
     duplicate = F.lit(False)

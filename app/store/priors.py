@@ -23,7 +23,8 @@ class PriorsStore:
     def read_slot(self, tenant: str, platform: str, slot_id: str) -> Dict[str, Dict[str, BetaPosterior]]:
         """{segment: {creative_id: BetaPosterior}} of one slot (one partition read)."""
         rows = self.db.execute(
-            "SELECT segment, creative_id, alpha, beta FROM arm_priors WHERE tenant = ? AND platform = ? AND slot_id = ?",
+            "SELECT segment, creative_id, alpha, beta FROM arm_priors "
+            "WHERE tenant = ? AND platform = ? AND slot_id = ?",
             (tenant, platform, slot_id),
         )
         priors: Dict[str, Dict[str, BetaPosterior]] = {}

@@ -122,7 +122,8 @@ def test_bad_rows_are_counted_and_never_used(cli, db, tenant, tmp_path):
     tenant.add_slot("home", creatives=("a",))
     good = ["web", "home", "a", "pune", "1000", "50", "2026-10-05"]
     rows = [good,
-            ["web", "home", "a", "pune", "many", "5", ""],     # non-numeric
+            ["web", "home", "a", "pune", "many", "5", "soon"],  # non-numeric (and an unreadable day)
+            ["web", "home", "a", "pune", "99999999999999999999999", "5", ""],  # too large: non-numeric
             ["web", "home", "a", "pune", "10", "20", ""],      # clicks > impressions
             ["web", "home", "zz", "pune", "1000", "999", ""],  # unknown creative
             ["web", "home", "a", "", "100", "5", ""],          # blank city: slot-wide only
@@ -132,7 +133,8 @@ def test_bad_rows_are_counted_and_never_used(cli, db, tenant, tmp_path):
     result = cli("seed-priors", "--history", path, "--tenant", tenant.name, "--platform", "web", "--slot", "home",
                  "--min-impressions", "1", "--max-strength", "1000000")
     assert result.exit_code == 0, result.output
-    for reason in ("non_numeric", "clicks_gt_impressions", "unknown_creative", "blank_city", "malformed_city",
+    assert "2  non_numeric" in result.stdout
+    for reason in ("clicks_gt_impressions", "unknown_creative", "blank_city", "malformed_city",
                    "other_slot"):
         assert f"1  {reason}" in result.stdout, reason
     priors = priors_of(db, tenant)
