@@ -14,6 +14,7 @@ from app.decision_ids import DecisionSigner
 from app.event_writer import ImpressionWriter
 from app.settings import Settings
 from app.store import CatalogStore, CountsStore, EventStore, SlotConfig, TenantStore, hash_key
+from app.store.priors import PriorsStore
 from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
 
 KEY_CACHE_TTL_S = 2.0
@@ -44,8 +45,11 @@ class Runtime:
 
         versions = iter(range(1, 1 << 62))
 
+        priors = PriorsStore(db)
+
         def load_snapshot(key: SlotKey) -> SlotSnapshot:
-            return SlotSnapshot(segments=counts.read_slot(*key), version=next(versions))
+            return SlotSnapshot(segments=counts.read_slot(*key), version=next(versions),
+                                priors=priors.read_slot(*key))
 
         return cls(
             settings=settings,

@@ -4,6 +4,7 @@ Read in this order:
 
     beta        counts of a creative and the Beta posterior of its click rate
     pooling     empirical-Bayes pooling of a sparse city toward the slot-wide posterior
+    priors      priors seeded from history, capped so that history never freezes learning
     thompson    Thompson draws and the choice probabilities (propensities) they imply
     policy      the decision the service makes for one request, with its propensity
     simulation  synthetic visitors with known click rates, and a run of the policy

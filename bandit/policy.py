@@ -54,6 +54,9 @@ class SlotSnapshot:
 
     segments: Mapping[str, Mapping[str, ArmCounts]]
     version: int = 0
+    # Seeded priors {segment: {creative_id: BetaPosterior}} (see bandit.priors); empty = Beta(1, 1)
+    # slot-wide and pooling toward the slot-wide posterior in leaves.
+    priors: Mapping[str, Mapping[str, BetaPosterior]] = field(default_factory=dict)
     # Unique per snapshot object in this process; unlike id(), never reused.
     _serial: int = field(init=False, repr=False, compare=False, default=0)
 
@@ -65,9 +68,13 @@ class SlotSnapshot:
         return self.segments.get(segment, {}).get(creative_id, _NO_COUNTS)
 
     def has_segment(self, segment: str) -> bool:
-        """True when the segment has at least one impression."""
+        """True when the segment has at least one impression or a seeded prior."""
         arms = self.segments.get(segment, {})
-        return any(counts.impressions > 0 for counts in arms.values())
+        return bool(self.priors.get(segment)) or any(counts.impressions > 0 for counts in arms.values())
+
+    def prior(self, segment: str, creative_id: str) -> BetaPosterior | None:
+        """The seeded prior of a creative in a segment, or None."""
+        return self.priors.get(segment, {}).get(creative_id)
 
 
 @dataclass(frozen=True)
@@ -269,16 +276,33 @@ def _posteriors(
     config: ThompsonConfig,
     strength: float | None,
 ) -> list[BetaPosterior]:
-    """The global posteriors; for a leaf, the leaf counts pooled toward them with strength."""
+    """The global posteriors; for a leaf, the leaf counts pooled toward them with strength.
+
+    A seeded prior replaces Beta(prior_alpha, prior_beta) slot-wide and the pooled prior in a
+    leaf: posterior = Beta(alpha0 + k, beta0 + n - k) with the segment's own counts.
+    """
     parents = [
-        BetaPosterior.from_counts(
-            snapshot.counts(GLOBAL, creative_id), config.prior_alpha, config.prior_beta
-        )
+        _from_prior(snapshot, GLOBAL, creative_id, (config.prior_alpha, config.prior_beta))
         for creative_id in creative_ids
     ]
     if used == GLOBAL:
         return parents
     return [
-        pooled_posterior(snapshot.counts(used, creative_id), parent, strength)
+        _from_prior(snapshot, used, creative_id, None)
+        or pooled_posterior(snapshot.counts(used, creative_id), parent, strength)
         for creative_id, parent in zip(creative_ids, parents)
     ]
+
+
+def _from_prior(
+    snapshot: SlotSnapshot, segment: str, creative_id: str, default: tuple[float, float] | None
+) -> BetaPosterior | None:
+    """The seeded (or default) prior updated with the segment's counts; None without either."""
+    seeded = snapshot.prior(segment, creative_id)
+    if seeded is not None:
+        prior = (seeded.alpha, seeded.beta)
+    elif default is not None:
+        prior = default
+    else:
+        return None
+    return BetaPosterior.from_counts(snapshot.counts(segment, creative_id), *prior)

@@ -1,0 +1,181 @@
+"""Rebuild the posterior counters (arm_counts) from the event log, the source of truth.
+
+For every slot, Spark reads the events of [since, until), keeps one row per event id (replays and
+re-sent events collapse), spreads each over the count rows of its decision (global, its city, its
+named segment) and sums impressions and clicks per (segment, creative). Only that small table
+reaches the driver, which reads the slot's counters and adds the difference, log - counter, to
+each row that disagrees (counters take negative increments too). Afterwards the counters equal the
+log, so running the same backfill again finds nothing to change.
+
+The counters hold ALL of a slot's history, so the window must too: --since must reach back to the
+slot's first event, or the counts before it are removed (a slot without any event in the window
+is left untouched, so a mistyped window cannot zero it). Traffic that arrives while a backfill
+runs is counted by the service as usual; an impression or click landing between the log read and
+the counter read can leave that one row off by those few events, which the next run repairs.
+Referrer counts (referrer_counts) are not rebuilt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Dict, List, Optional, Tuple
+
+from app.db import Database
+from app.jobs.event_log import events_frame, list_slots
+from app.settings import Settings
+from app.store import CatalogStore, CountDelta, CountsStore
+
+SlotKey = Tuple[str, str, str]
+STEPS = ("listing slots", "reading the event log", "comparing with the counters", "repairing counters", "done")
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One counter row whose value differs from the event log."""
+
+    slot: SlotKey
+    segment: str
+    creative_id: str
+    counted: Tuple[int, int]  # (impressions, clicks) in arm_counts before the backfill
+    logged: Tuple[int, int]  # (impressions, clicks) in the event log
+
+    @property
+    def delta(self) -> Tuple[int, int]:
+        return self.logged[0] - self.counted[0], self.logged[1] - self.counted[1]
+
+
+@dataclass
+class BackfillResult:
+    slots: List[SlotKey]
+    events: int = 0
+    duplicates: Dict[SlotKey, int] = field(default_factory=dict)  # extra copies of an event id, dropped
+    unknown_creative: Dict[SlotKey, int] = field(default_factory=dict)  # events of unconfigured creatives
+    changes: List[RowChange] = field(default_factory=list)
+    untouched: List[SlotKey] = field(default_factory=list)  # slots without events in the window
+    applied: bool = False
+
+
+def run_backfill(spark, db: Database, settings: Settings, since: datetime, until: datetime,
+                 tenant: Optional[str] = None, dry_run: bool = False,
+                 step: Callable[[str], None] = lambda s: None) -> BackfillResult:
+    """Compare the counters of every slot (or one tenant's) with the event log and repair them."""
+    step(STEPS[0])
+    slots = list_slots(db, tenant)
+    result = BackfillResult(slots)
+    if not slots:
+        return result
+    step(STEPS[1])
+    creatives = _creatives(db, slots)
+    logged, result.events, result.duplicates, result.unknown_creative = _log_counts(
+        spark, settings, slots, since, until, creatives)
+    step(STEPS[2])
+    counts = CountsStore(db)
+    for slot in slots:
+        if slot not in logged:  # no event in the window: most likely the wrong window, never zero a slot
+            result.untouched.append(slot)
+            continue
+        counted = _read_counters(db, slot)
+        result.changes += _differences(slot, counted, logged[slot], creatives[slot])
+    if result.changes and not dry_run:
+        step(STEPS[3])
+        _apply(db, counts, result.changes)
+        result.applied = True
+    step(STEPS[4])
+    return result
+
+
+def _creatives(db: Database, slots: List[SlotKey]) -> Dict[SlotKey, frozenset]:
+    """{slot: the creative ids configured in it} (events of other creatives are not counted)."""
+    catalog = CatalogStore(db)
+    loaded = {slot: catalog.load_slot(*slot) for slot in slots}
+    return {slot: frozenset(c.creative_id for c in (config.creatives if config else ()))
+            for slot, config in loaded.items()}
+
+
+def _log_counts(spark, settings, slots, since, until, creatives):
+    """({slot: {(segment, creative): (impressions, clicks)}}, events, duplicates, unknown), in Spark."""
+    from pyspark.sql import functions as F
+
+    events = events_frame(spark, settings, slots, since, until).cache()
+    try:
+        key = ["tenant", "platform", "slot_id"]
+        per_id = events.groupBy(*key, "event_id").count()
+        dupes = per_id.filter(F.col("count") > 1).groupBy(*key).agg(F.sum(F.col("count") - 1).alias("n")).collect()
+        unique = events.dropDuplicates([*key, "event_id"])
+        known = F.lit(False)
+        for slot, ids in creatives.items():
+            match = (F.col("tenant") == slot[0]) & (F.col("platform") == slot[1]) & (F.col("slot_id") == slot[2])
+            known = known | (match & F.col("creative_id").isin(sorted(ids)) if ids else F.lit(False))
+        flagged = unique.withColumn("known", known)
+        unknown = flagged.filter(~F.col("known")).groupBy(*key).count().collect()
+        exploded = flagged.filter(F.col("known")).select(*key, "creative_id", "kind",
+                                                         F.explode("segments").alias("segment"))
+        sums = exploded.groupBy(*key, "segment", "creative_id").agg(
+            F.sum(F.when(F.col("kind") == "impression", 1).otherwise(0)).alias("impressions"),
+            F.sum(F.when(F.col("kind") == "click", 1).otherwise(0)).alias("clicks"),
+        ).collect()
+        total = events.count()
+    finally:
+        events.unpersist()
+    logged: Dict[SlotKey, Dict[Tuple[str, str], Tuple[int, int]]] = {}
+    for r in sums:
+        logged.setdefault((r["tenant"], r["platform"], r["slot_id"]), {})[(r["segment"], r["creative_id"])] = (
+            int(r["impressions"]), int(r["clicks"]))
+    duplicates = {(r["tenant"], r["platform"], r["slot_id"]): int(r["n"]) for r in dupes}
+    unknown_by_slot = {(r["tenant"], r["platform"], r["slot_id"]): int(r["count"]) for r in unknown}
+    return logged, total, duplicates, unknown_by_slot
+
+
+def _read_counters(db: Database, slot: SlotKey) -> Dict[Tuple[str, str], Tuple[int, int]]:
+    """The raw counter values of a slot (not clamped: a negative value must be repaired too)."""
+    rows = db.execute(
+        "SELECT segment, creative_id, impressions, clicks FROM arm_counts WHERE tenant = ? AND platform = ? "
+        "AND slot_id = ?", slot)
+    return {(r["segment"], r["creative_id"]): (r["impressions"] or 0, r["clicks"] or 0) for r in rows}
+
+
+def _differences(slot, counted, logged, creative_ids) -> List[RowChange]:
+    """Rows of configured creatives where the counters and the log disagree."""
+    changes = []
+    for segment, creative_id in sorted(set(counted) | set(logged)):
+        if creative_id not in creative_ids:
+            continue
+        before = counted.get((segment, creative_id), (0, 0))
+        truth = logged.get((segment, creative_id), (0, 0))
+        if before != truth:
+            changes.append(RowChange(slot, segment, creative_id, before, truth))
+    return changes
+
+
+def _apply(db: Database, counts: CountsStore, changes: List[RowChange]) -> None:
+    """Add each difference once (counter batches within one partition)."""
+    deltas = [CountDelta(*c.slot, c.segment, c.creative_id, impressions=c.delta[0], clicks=c.delta[1])
+              for c in changes]
+    for batch, _ in counts.batches(deltas):
+        db.session.execute(batch)
+
+
+def format_report(result: BackfillResult, dry_run: bool) -> str:
+    """Per slot and segment: what the counters said, what the log says, and the change."""
+    lines = [f"read {result.events} events of {len(result.slots)} slots"]
+    for slot in result.slots:
+        name = "/".join(slot)
+        changes = [c for c in result.changes if c.slot == slot]
+        notes = []
+        if result.duplicates.get(slot):
+            notes.append(f"{result.duplicates[slot]} duplicate event ids dropped")
+        if result.unknown_creative.get(slot):
+            notes.append(f"{result.unknown_creative[slot]} events of unknown creatives skipped")
+        if slot in result.untouched:
+            lines.append(f"{name}: no events in the window, counters left as they are")
+            continue
+        lines.append(f"{name}: {len(changes)} rows to repair" + (f" ({'; '.join(notes)})" if notes else ""))
+        for c in changes:
+            lines.append(f"  {c.segment:<22} {c.creative_id:<14} impressions {c.counted[0]} -> {c.logged[0]} "
+                         f"({c.delta[0]:+d})  clicks {c.counted[1]} -> {c.logged[1]} ({c.delta[1]:+d})")
+    total = len(result.changes)
+    if dry_run:
+        lines.append(f"dry run: {total} rows would change, nothing written")
+    else:
+        lines.append(f"repaired {total} rows" if total else "counters already equal the event log: nothing changed")
+    return "\n".join(lines)

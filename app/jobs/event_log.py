@@ -1,0 +1,121 @@
+"""The event log as a Spark DataFrame, read partition by partition with the Python driver.
+
+The events table has one partition per (tenant, platform, slot, UTC hour). The driver lists the
+slots (table ``slots``) and the hours of [since, until); executors each read a share of those
+partitions with their own Cassandra session (``mapPartitions``), so no event passes through the
+driver. Each row also carries ``segments``: the count rows its decision went to, read from the
+decision id's payload (see app.decision_ids), or ['global', 'city:<city>'] when it cannot be read.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Iterator, List, Optional, Tuple
+
+from app.db import Database
+from app.settings import Settings
+from app.store.events import hour_bucket
+
+EVENT_COLUMNS = ("tenant", "platform", "slot_id", "event_time", "event_id", "kind", "decision_id", "creative_id",
+                 "segment", "city", "customer_id", "referrer", "policy", "propensity")
+SELECT_HOUR = (
+    "SELECT tenant, platform, slot_id, event_time, event_id, kind, decision_id, creative_id, segment, city, "
+    "customer_id, referrer, policy, propensity FROM events WHERE tenant = ? AND platform = ? AND slot_id = ? "
+    "AND hour = ? AND event_time >= ? AND event_time < ?"
+)
+MAX_HOURS = 24 * 366 * 2  # two years of hourly partitions per slot in one run
+READ_CONCURRENCY = 16
+SlotKey = Tuple[str, str, str]
+
+
+class EventLogError(Exception):
+    """Bad window or no slots; ``str(error)`` is the one line for the operator."""
+
+
+def parse_moment(text: str, name: str) -> datetime:
+    """An ISO 8601 date or date-time; naive values are UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise EventLogError(f"{name} must be an ISO 8601 date or date-time like 2026-11-23 or "
+                            f"2026-11-23T18:00:00Z, but {text!r} is given") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def hours_between(since: datetime, until: datetime) -> List[str]:
+    """The hour buckets ('YYYYMMDDHH') that overlap [since, until)."""
+    if until <= since:
+        raise EventLogError(f"--until ({until.isoformat()}) must be later than --since ({since.isoformat()})")
+    start = since.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    count = int((until - start).total_seconds() // 3600) + 1
+    if count > MAX_HOURS:
+        raise EventLogError(f"the window spans {count} hours; at most {MAX_HOURS} per run (split it)")
+    hours = [hour_bucket(start + timedelta(hours=i)) for i in range(count)]
+    return [h for i, h in enumerate(hours) if start + timedelta(hours=i) < until]
+
+
+def list_slots(db: Database, tenant: Optional[str] = None) -> List[SlotKey]:
+    """Every (tenant, platform, slot_id) of the slots table, or one tenant's."""
+    rows = db.session.execute("SELECT tenant, platform, slot_id FROM slots")
+    keys = sorted((r["tenant"], r["platform"], r["slot_id"]) for r in rows)
+    return [k for k in keys if tenant is None or k[0] == tenant]
+
+
+def decision_segments(decision_id: Optional[str], city: Optional[str]) -> List[str]:
+    """The count rows a decision went to, from its id's payload; ['global', 'city:<c>'] otherwise."""
+    try:
+        payload = decision_id.split(".")[1]
+        fields = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        segments = fields[4]
+        if isinstance(segments, list) and segments and all(isinstance(s, str) for s in segments):
+            return segments
+    except (AttributeError, IndexError, ValueError, TypeError):
+        pass
+    return ["global"] + ([f"city:{city}"] if city else [])
+
+
+def events_frame(spark, settings: Settings, slots: Iterable[SlotKey], since: datetime, until: datetime):
+    """A DataFrame of EVENT_COLUMNS plus ``segments`` for every event of ``slots`` in [since, until)."""
+    from pyspark.sql import types as T
+
+    partitions = [(t, p, s, h) for (t, p, s) in slots for h in hours_between(since, until)]
+    schema = T.StructType(
+        [T.StructField(c, T.TimestampType() if c == "event_time" else
+                       T.DoubleType() if c == "propensity" else T.StringType()) for c in EVENT_COLUMNS]
+        + [T.StructField("segments", T.ArrayType(T.StringType()))]
+    )
+    if not partitions:
+        return spark.createDataFrame([], schema)
+    context = spark.sparkContext
+    slices = max(1, min(len(partitions), context.defaultParallelism * 4))
+    window = (since.astimezone(timezone.utc), until.astimezone(timezone.utc))
+    rows = context.parallelize(partitions, slices).mapPartitions(lambda keys: _read(settings, window, keys))
+    return spark.createDataFrame(rows, schema)
+
+
+def _read(settings: Settings, window: Tuple[datetime, datetime], keys: Iterator[tuple]) -> Iterator[tuple]:
+    """Executor side: read the given hour partitions with a session of this task's own."""
+    db = Database(settings)
+    try:
+        statement = db.prepare(SELECT_HOUR)
+        batch: List[tuple] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) >= READ_CONCURRENCY:
+                yield from _read_batch(db, statement, batch, window)
+                batch = []
+        yield from _read_batch(db, statement, batch, window)
+    finally:
+        db.shutdown()
+
+
+def _read_batch(db: Database, statement, keys: List[tuple], window) -> Iterator[tuple]:
+    futures = [db.session.execute_async(statement.bind((*key, *window))) for key in keys]
+    for future in futures:
+        for row in future.result():
+            values = tuple(row[c] for c in EVENT_COLUMNS)
+            # The driver returns naive UTC; Spark would read a naive value as local time.
+            moment = values[3].replace(tzinfo=timezone.utc) if values[3] is not None else None
+            values = values[:3] + (moment,) + values[4:]
+            yield values + (decision_segments(row["decision_id"], row["city"]),)

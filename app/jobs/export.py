@@ -1,0 +1,33 @@
+"""Export the event log of a window to Parquet or CSV files for Spark and analysts."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from app.db import Database
+from app.jobs.event_log import EVENT_COLUMNS, EventLogError, events_frame, list_slots
+from app.settings import Settings
+
+
+def export_events(spark, db: Database, settings: Settings, since: datetime, until: datetime, fmt: str, out: str,
+                  tenant: Optional[str] = None) -> int:
+    """Write every impression and click of [since, until) to ``out`` (a directory of part files).
+
+    Columns: EVENT_COLUMNS (event_time in UTC). Returns the number of events written. ``out`` must
+    not exist or be empty, so an export never mixes with an older one.
+    """
+    target = Path(out)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise EventLogError(f"{out} already exists and is not an empty directory: choose a new --out")
+    frame = events_frame(spark, settings, list_slots(db, tenant), since, until).select(*EVENT_COLUMNS).cache()
+    try:
+        count = frame.count()
+        writer = frame.write.mode("overwrite")
+        if fmt == "csv":
+            writer.option("header", True).csv(str(target))
+        else:
+            writer.parquet(str(target))
+    finally:
+        frame.unpersist()
+    return count
