@@ -4,7 +4,6 @@ Errors an operator can fix are one line on stderr and exit status 1, never a sta
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Optional
 
 import click
 
-from app.settings import REPO_ROOT, Settings, SettingsError
+from app.settings import Settings, SettingsError
 
 
 class CliError(click.ClickException):

@@ -49,25 +49,44 @@ class DecisionSigner:
 
     def verify(self, decision_id: str) -> Optional[DecisionToken]:
         """The token, or None when the id is malformed, altered or signed with another secret."""
-        if len(decision_id) > MAX_LENGTH:
+        parts = _split(decision_id)
+        if parts is None or not hmac.compare_digest(parts[1], self._signature(parts[0])):
             return None
-        parts = decision_id.split(".")
-        if len(parts) != 3 or parts[0] != VERSION:
-            return None
-        _, payload, signature = parts
-        if not hmac.compare_digest(signature, self._signature(payload)):
-            return None
-        try:
-            fields = json.loads(_b64decode(payload))
-            tenant, platform, slot_id, creative_id, segments, issued_ms, nonce, city, referrer = fields
-            return DecisionToken(tenant, platform, slot_id, creative_id, tuple(segments), int(issued_ms), nonce,
-                                 city, referrer)
-        except (ValueError, TypeError):  # signed by us but of another shape: treat as unknown
-            return None
+        return _token(parts[0])
 
     def _signature(self, payload: str) -> str:
         digest = hmac.new(self._secret, f"{VERSION}.{payload}".encode(), hashlib.sha256).digest()
         return _b64encode(digest[:SIGNATURE_BYTES])
+
+
+def read_unverified(decision_id: Optional[str]) -> Optional[DecisionToken]:
+    """The token of an id WITHOUT checking its signature, or None when it is malformed.
+
+    Only for ids the service itself wrote to the event log (jobs that rebuild counts from it);
+    an id from a client must go through ``DecisionSigner.verify``.
+    """
+    parts = _split(decision_id) if isinstance(decision_id, str) else None
+    return None if parts is None else _token(parts[0])
+
+
+def _split(decision_id: str) -> Optional[Tuple[str, str]]:
+    """(payload, signature) of a well-formed ``v1.<payload>.<signature>``, else None."""
+    if len(decision_id) > MAX_LENGTH:
+        return None
+    parts = decision_id.split(".")
+    if len(parts) != 3 or parts[0] != VERSION:
+        return None
+    return parts[1], parts[2]
+
+
+def _token(payload: str) -> Optional[DecisionToken]:
+    try:
+        fields = json.loads(_b64decode(payload))
+        tenant, platform, slot_id, creative_id, segments, issued_ms, nonce, city, referrer = fields
+        return DecisionToken(tenant, platform, slot_id, creative_id, tuple(segments), int(issued_ms), nonce,
+                             city, referrer)
+    except (ValueError, TypeError):  # of another shape: treat as unknown
+        return None
 
 
 def _b64encode(raw: bytes) -> str:

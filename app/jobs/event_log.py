@@ -8,24 +8,17 @@ decision id's payload (see app.decision_ids), or ['global', 'city:<city>'] when 
 """
 from __future__ import annotations
 
-import base64
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Iterable, Iterator, List, Optional, Tuple
 
 from app.db import Database
+from app.decision_ids import read_unverified
 from app.settings import Settings
-from app.store.events import hour_bucket
+from app.store import events as event_log
 
 EVENT_COLUMNS = ("tenant", "platform", "slot_id", "event_time", "event_id", "kind", "decision_id", "creative_id",
                  "segment", "city", "customer_id", "referrer", "policy", "propensity")
-SELECT_HOUR = (
-    "SELECT tenant, platform, slot_id, event_time, event_id, kind, decision_id, creative_id, segment, city, "
-    "customer_id, referrer, policy, propensity FROM events WHERE tenant = ? AND platform = ? AND slot_id = ? "
-    "AND hour = ? AND event_time >= ? AND event_time < ?"
-)
 MAX_HOURS = 24 * 366 * 2  # two years of hourly partitions per slot in one run
-READ_CONCURRENCY = 16
 SlotKey = Tuple[str, str, str]
 
 
@@ -44,15 +37,13 @@ def parse_moment(text: str, name: str) -> datetime:
 
 
 def hours_between(since: datetime, until: datetime) -> List[str]:
-    """The hour buckets ('YYYYMMDDHH') that overlap [since, until)."""
+    """The hour buckets ('YYYYMMDDHH') that overlap [since, until), for a window of at most MAX_HOURS."""
     if until <= since:
         raise EventLogError(f"--until ({until.isoformat()}) must be later than --since ({since.isoformat()})")
-    start = since.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    count = int((until - start).total_seconds() // 3600) + 1
+    count = int((until - since).total_seconds() // 3600) + 1
     if count > MAX_HOURS:
         raise EventLogError(f"the window spans {count} hours; at most {MAX_HOURS} per run (split it)")
-    hours = [hour_bucket(start + timedelta(hours=i)) for i in range(count)]
-    return [h for i, h in enumerate(hours) if start + timedelta(hours=i) < until]
+    return event_log.hours_between(since, until)
 
 
 def list_slots(db: Database, tenant: Optional[str] = None) -> List[SlotKey]:
@@ -64,14 +55,9 @@ def list_slots(db: Database, tenant: Optional[str] = None) -> List[SlotKey]:
 
 def decision_segments(decision_id: Optional[str], city: Optional[str]) -> List[str]:
     """The count rows a decision went to, from its id's payload; ['global', 'city:<c>'] otherwise."""
-    try:
-        payload = decision_id.split(".")[1]
-        fields = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        segments = fields[4]
-        if isinstance(segments, list) and segments and all(isinstance(s, str) for s in segments):
-            return segments
-    except (AttributeError, IndexError, ValueError, TypeError):
-        pass
+    token = read_unverified(decision_id)
+    if token is not None and token.segments and all(isinstance(s, str) for s in token.segments):
+        return list(token.segments)
     return ["global"] + ([f"city:{city}"] if city else [])
 
 
@@ -98,24 +84,8 @@ def _read(settings: Settings, window: Tuple[datetime, datetime], keys: Iterator[
     """Executor side: read the given hour partitions with a session of this task's own."""
     db = Database(settings)
     try:
-        statement = db.prepare(SELECT_HOUR)
-        batch: List[tuple] = []
-        for key in keys:
-            batch.append(key)
-            if len(batch) >= READ_CONCURRENCY:
-                yield from _read_batch(db, statement, batch, window)
-                batch = []
-        yield from _read_batch(db, statement, batch, window)
+        for row in event_log.EventStore(db).read_partitions(list(keys), *window):
+            values = tuple(row[c] for c in EVENT_COLUMNS)
+            yield values + (decision_segments(row["decision_id"], row["city"]),)
     finally:
         db.shutdown()
-
-
-def _read_batch(db: Database, statement, keys: List[tuple], window) -> Iterator[tuple]:
-    futures = [db.session.execute_async(statement.bind((*key, *window))) for key in keys]
-    for future in futures:
-        for row in future.result():
-            values = tuple(row[c] for c in EVENT_COLUMNS)
-            # The driver returns naive UTC; Spark would read a naive value as local time.
-            moment = values[3].replace(tzinfo=timezone.utc) if values[3] is not None else None
-            values = values[:3] + (moment,) + values[4:]
-            yield values + (decision_segments(row["decision_id"], row["city"]),)

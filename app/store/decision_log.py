@@ -2,19 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Dict, Iterator, List
 
 from app.db import Database
 from app.store.catalog import DEFAULT_ATTRIBUTION_WINDOW_S
-from app.store.events import hour_bucket
-
-SELECT_HOUR = (
-    "SELECT event_time, event_id, kind, decision_id, creative_id, segment, city, customer_id, referrer, policy, "
-    "propensity FROM events WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ? "
-    "AND event_time >= ? AND event_time < ?"
-)
-CONCURRENT_HOURS = 32  # partitions read at once
+from app.store.events import EventStore
 
 
 @dataclass(frozen=True)
@@ -24,14 +17,6 @@ class SlotRef:
     slot_id: str
     attribution_window_s: int
 
-
-def hours_between(start: datetime, end: datetime) -> List[str]:
-    """The hour buckets ('YYYYMMDDHH', UTC) that [start, end) touches."""
-    buckets, moment = [], start.replace(minute=0, second=0, microsecond=0)
-    while moment < end:
-        buckets.append(hour_bucket(moment))
-        moment += timedelta(hours=1)
-    return buckets
 
 
 class DecisionLogStore:
@@ -48,13 +33,4 @@ class DecisionLogStore:
 
     def events(self, slot: SlotRef, start: datetime, end: datetime) -> Iterator[Dict]:
         """The slot's events with start <= event_time < end, hour partition by hour partition."""
-        hours = hours_between(start, end)
-        statement = self.db.prepare(SELECT_HOUR)
-        for first in range(0, len(hours), CONCURRENT_HOURS):
-            futures = [
-                self.db.session.execute_async(statement.bind((slot.tenant, slot.platform, slot.slot_id, hour,
-                                                                start, end)))
-                for hour in hours[first:first + CONCURRENT_HOURS]
-            ]
-            for future in futures:
-                yield from future.result()
+        return EventStore(self.db).read_period(slot.tenant, slot.platform, slot.slot_id, start, end)

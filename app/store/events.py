@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from datetime import datetime, timezone
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
+from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType
 
 from app.db import Database
@@ -46,6 +47,27 @@ def hour_bucket(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y%m%d%H")
 
 
+def hours_between(start: datetime, end: datetime) -> List[str]:
+    """The hour buckets that hold events of [start, end), oldest first (naive moments are UTC)."""
+    start, end = (m if m.tzinfo else m.replace(tzinfo=timezone.utc) for m in (start, end))
+    hour = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    buckets = []
+    while hour < end:
+        buckets.append(hour_bucket(hour))
+        hour += timedelta(hours=1)
+    return buckets
+
+
+Partition = Tuple[str, str, str, str]  # (tenant, platform, slot_id, hour)
+SELECT_PARTITION = (
+    "SELECT tenant, platform, slot_id, event_time, event_id, kind, decision_id, creative_id, segment, city, "
+    "customer_id, referrer, policy, propensity FROM events "
+    "WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ? AND event_time >= ? AND event_time < ?"
+)
+READ_CONCURRENCY = 16  # partitions read at once
+READ_CHUNK = 48  # partitions per round trip of read_partitions (progress is reported between chunks)
+
+
 class EventStore:
     def __init__(self, db: Database):
         self.db = db
@@ -68,6 +90,34 @@ class EventStore:
 
     def insert(self, event: Event) -> None:
         self.db.execute(INSERT_EVENT, _values(event))
+
+    def read_period(self, tenant: str, platform: str, slot_id: str, start: datetime, end: datetime,
+                    progress: Optional[Callable[[int, int], None]] = None) -> Iterator[dict]:
+        """Every event row of one slot with start <= event_time < end, oldest hour first."""
+        partitions = [(tenant, platform, slot_id, hour) for hour in hours_between(start, end)]
+        return self.read_partitions(partitions, start, end, progress)
+
+    def read_partitions(self, partitions: Sequence[Partition], start: datetime, end: datetime,
+                        progress: Optional[Callable[[int, int], None]] = None) -> Iterator[dict]:
+        """The rows of the given hour partitions with start <= event_time < end, partition by partition.
+
+        Partitions are read ``READ_CONCURRENCY`` at a time in chunks of ``READ_CHUNK``;
+        ``progress(partitions_read, partitions_total)`` is called after each chunk. ``event_time``
+        comes back as an aware UTC datetime (the driver returns naive UTC).
+        """
+        statement = self.db.prepare(SELECT_PARTITION)
+        for first in range(0, len(partitions), READ_CHUNK):
+            chunk = partitions[first:first + READ_CHUNK]
+            results = execute_concurrent_with_args(self.db.session, statement,
+                                                   [(*key, start, end) for key in chunk],
+                                                   concurrency=READ_CONCURRENCY, raise_on_first_error=True)
+            for _success, rows in results:
+                for row in rows:
+                    if row["event_time"] is not None and row["event_time"].tzinfo is None:
+                        row["event_time"] = row["event_time"].replace(tzinfo=timezone.utc)
+                    yield row
+            if progress is not None:
+                progress(first + len(chunk), len(partitions))
 
     def claim_click(self, tenant: str, decision: str, ttl_s: int, now: datetime) -> bool:
         """Claim a decision's click. True for exactly one caller, however many race (Paxos)."""

@@ -1,25 +1,14 @@
-"""Reads of the event log over a period, and the slots of a tenant: what reports and the dashboard need.
-
-The event log has one partition per slot and UTC hour, so a period of H hours is H partition reads.
-They run concurrently (at most ``CONCURRENCY`` in flight) in chunks, so a caller can show progress.
-"""
+"""What reports and the dashboard read: a slot's events over a period (through
+``EventStore.read_period``, one partition per UTC hour) and the slots of a tenant."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Callable, Iterator, List, Optional
 
-from cassandra.concurrent import execute_concurrent_with_args
-
 from app.db import Database
-from app.store.events import hour_bucket
+from app.store.events import EventStore
 
-CONCURRENCY = 16
-CHUNK_HOURS = 48
-SELECT_PERIOD = (
-    "SELECT event_time, event_id, kind, creative_id, segment, city, customer_id, policy FROM events "
-    "WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ? AND event_time >= ? AND event_time < ?"
-)
 SELECT_SLOTS = "SELECT slot_id, holdout_share, objective, description FROM slots WHERE tenant = ? AND platform = ?"
 
 
@@ -45,15 +34,6 @@ class SlotSummary:
     description: Optional[str]
 
 
-def hours_between(start: datetime, end: datetime) -> List[str]:
-    """The hour buckets ('YYYYMMDDHH') that hold events of [start, end), oldest first."""
-    hour = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    buckets = []
-    while hour < end:
-        buckets.append(hour_bucket(hour))
-        hour += timedelta(hours=1)
-    return buckets
-
 
 class HistoryStore:
     def __init__(self, db: Database):
@@ -65,18 +45,8 @@ class HistoryStore:
 
         ``progress(hours_read, hours_total)`` is called after each chunk of hours.
         """
-        statement = self.db.prepare(SELECT_PERIOD)
-        buckets = hours_between(start, end)
-        for first in range(0, len(buckets), CHUNK_HOURS):
-            chunk = buckets[first:first + CHUNK_HOURS]
-            args = [(tenant, platform, slot_id, hour, start, end) for hour in chunk]
-            results = execute_concurrent_with_args(self.db.session, statement, args,
-                                                   concurrency=CONCURRENCY, raise_on_first_error=True)
-            for _success, rows in results:
-                for row in rows:
-                    yield _logged(row)
-            if progress is not None:
-                progress(first + len(chunk), len(buckets))
+        for row in EventStore(self.db).read_period(tenant, platform, slot_id, start, end, progress):
+            yield _logged(row)
 
     def slots(self, tenant: str, platform: str) -> List[SlotSummary]:
         """The tenant's slots on one platform (one partition), ordered by slot id."""
@@ -87,8 +57,5 @@ class HistoryStore:
 
 
 def _logged(row: dict) -> LoggedEvent:
-    moment = row["event_time"]
-    if moment.tzinfo is None:  # the driver returns naive UTC datetimes
-        moment = moment.replace(tzinfo=timezone.utc)
-    return LoggedEvent(event_time=moment, event_id=row["event_id"], kind=row["kind"], creative_id=row["creative_id"], segment=row["segment"],
+    return LoggedEvent(event_time=row["event_time"], event_id=row["event_id"], kind=row["kind"], creative_id=row["creative_id"], segment=row["segment"],
                        city=row["city"], customer_id=row["customer_id"], policy=row["policy"])

@@ -7,7 +7,8 @@ from app.cli import CliError
 from app.cli_insights import parse_moment
 from app.insights.best import holdout_counts, lift_from_counts
 from app.insights.timeline import choose_bucket, tally
-from app.store.history import LoggedEvent, hours_between
+from app.store.events import hours_between
+from app.store.history import LoggedEvent
 from bandit import ArmCounts
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
