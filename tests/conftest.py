@@ -158,3 +158,26 @@ def make_tenant(runtime):
 @pytest.fixture
 def tenant(make_tenant) -> TenantHandle:
     return make_tenant()
+
+
+@pytest.fixture
+def cli(settings, monkeypatch):
+    """Run ``slotbandit ARGS...`` in-process; the environment points at the test Cassandra and keyspace."""
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    monkeypatch.setenv("CASSANDRA_PORT", str(settings.cassandra_port))
+    monkeypatch.setenv("CASSANDRA_KEYSPACE", settings.keyspace)
+    if settings.protocol_version:
+        monkeypatch.setenv("CASSANDRA_PROTOCOL_VERSION", str(settings.protocol_version))
+    else:
+        monkeypatch.delenv("CASSANDRA_PROTOCOL_VERSION", raising=False)
+    if settings.cassandra_hosts:
+        monkeypatch.setenv("CASSANDRA_HOSTS", ",".join(settings.cassandra_hosts))
+    else:
+        monkeypatch.delenv("CASSANDRA_HOSTS", raising=False)
+
+    def run(*args, input=None):
+        return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+    return run

@@ -6,29 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
-from app.cli import main
 from app.propensity_log import COLUMNS
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """Run ``slotbandit ARGS...`` with the environment pointing at the test Cassandra and keyspace."""
-    monkeypatch.setenv("CASSANDRA_PORT", str(settings.cassandra_port))
-    monkeypatch.setenv("CASSANDRA_KEYSPACE", settings.keyspace)
-    if settings.protocol_version:
-        monkeypatch.setenv("CASSANDRA_PROTOCOL_VERSION", str(settings.protocol_version))
-    if settings.cassandra_hosts:
-        monkeypatch.setenv("CASSANDRA_HOSTS", ",".join(settings.cassandra_hosts))
-    else:
-        monkeypatch.delenv("CASSANDRA_HOSTS", raising=False)
-
-    def run(*args):
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return run
 
 
 def iso(moment):

@@ -6,10 +6,9 @@ import secrets
 
 import pytest
 
-from app.cli import main  # noqa: F401  (registers the commands)
 from bandit import demo_world
 from tests.app.insights_data import add_counts, simulate_visitors
-from tests.app.test_tenant_cli import assert_one_line_error, cli  # noqa: F401  (fixture)
+from tests.app.test_tenant_cli import assert_one_line_error
 from tests.conftest import TenantHandle
 
 pytestmark = pytest.mark.integration

@@ -19,25 +19,6 @@ pytestmark = pytest.mark.integration
 KEY_CACHE_WAIT_S = 5.0  # the app caches key -> tenant for 2 s (runtime.KEY_CACHE_TTL_S), plus one reload
 
 
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """Run ``slotbandit ARGS...``; the environment points at the test Cassandra and keyspace."""
-    monkeypatch.setenv("CASSANDRA_PORT", str(settings.cassandra_port))
-    monkeypatch.setenv("CASSANDRA_KEYSPACE", settings.keyspace)
-    if settings.protocol_version:
-        monkeypatch.setenv("CASSANDRA_PROTOCOL_VERSION", str(settings.protocol_version))
-    else:
-        monkeypatch.delenv("CASSANDRA_PROTOCOL_VERSION", raising=False)
-    if settings.cassandra_hosts:
-        monkeypatch.setenv("CASSANDRA_HOSTS", ",".join(settings.cassandra_hosts))
-    else:
-        monkeypatch.delenv("CASSANDRA_HOSTS", raising=False)
-
-    def run(*args, input=None):
-        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-    return run
-
-
 def fresh_name() -> str:
     return f"cli-{secrets.token_hex(4)}"
 
