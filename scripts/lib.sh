@@ -40,3 +40,20 @@ ensure_dev_secret() {
     export SLOTBANDIT_SECRET
   fi
 }
+
+apt_install() {
+  # apt_install WHAT PACKAGE...: install Debian packages as root or with passwordless sudo.
+  # Returns non-zero (after saying why) when that is not possible or the install fails.
+  local what="$1"; shift
+  local sudo=""
+  command -v apt-get >/dev/null || { say "no apt-get: install $* with your package manager ($what)"; return 1; }
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"
+    else say "not root and no passwordless sudo: run 'sudo apt-get install $*' ($what)"; return 1
+    fi
+  fi
+  say "installing $* ($what)"
+  $sudo apt-get install -y "$@" >/dev/null 2>&1 \
+    || { $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y "$@" >/dev/null 2>&1; } \
+    || { say "installing $* failed: run 'sudo apt-get install $*' and look at its message"; return 1; }
+}
