@@ -297,5 +297,12 @@ def simulate(visitors: int, url: Optional[str], api_key: str, slot: str, platfor
     click.echo(report.format_table())
 
 
+# --- Kafka clickstream (app/cli_kafka.py) --------------------------------------------------------
+from app.cli_kafka import kafka_group, worker  # noqa: E402  (registered last: it imports from here)
+
+main.add_command(kafka_group)
+main.add_command(worker)
+
+
 if __name__ == "__main__":
     main()

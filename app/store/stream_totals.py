@@ -34,15 +34,15 @@ SEEN_TTL_S = 6 * 3600
 Row = Tuple[str, str]  # (segment or referrer, creative_id)
 
 READ_TOTALS = ("SELECT kind, name, version, impressions, clicks FROM stream_counts "
-               "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind IN ('ver', 'arm', 'ref')")
+               "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind < 'seen'")
 READ_SEEN = ("SELECT name FROM stream_counts WHERE tenant = ? AND platform = ? AND slot_id = ? "
              "AND kind = 'seen' AND name IN ?")
 READ_KIND = ("SELECT name, impressions, clicks FROM stream_counts "
              "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind = ?")
 FIRST_VERSION = ("INSERT INTO stream_counts (tenant, platform, slot_id, kind, name, version) "
-                 "VALUES (?, ?, ?, 'ver', '', 1) IF NOT EXISTS")
+                 "VALUES (?, ?, ?, 'fence', '', 1) IF NOT EXISTS")
 NEXT_VERSION = ("UPDATE stream_counts SET version = ? WHERE tenant = ? AND platform = ? AND slot_id = ? "
-                "AND kind = 'ver' AND name = '' IF version = ?")
+                "AND kind = 'fence' AND name = '' IF version = ?")
 SET_TOTAL = ("UPDATE stream_counts SET impressions = ?, clicks = ? WHERE tenant = ? AND platform = ? "
              "AND slot_id = ? AND kind = ? AND name = ?")
 MARK_SEEN = ("INSERT INTO stream_counts (tenant, platform, slot_id, kind, name) VALUES (?, ?, ?, 'seen', ?) "
@@ -63,10 +63,11 @@ class StreamTotalsStore:
         self.db = db
 
     def read(self, tenant: str, platform: str, slot_id: str) -> SlotTotals:
-        """The slot's version and totals, read with SERIAL consistency (sees every committed batch)."""
+        """The slot's version and totals, read with SERIAL consistency (sees every committed batch).
+        Kinds sort 'arm' < 'fence' < 'ref' < 'seen', so one range read skips the seen rows."""
         totals = SlotTotals()
         for row in self.db.execute(READ_TOTALS, (tenant, platform, slot_id), consistency=ConsistencyLevel.SERIAL):
-            if row["kind"] == "ver":
+            if row["kind"] == "fence":
                 totals.version = row["version"]
             else:
                 target = totals.arms if row["kind"] == "arm" else totals.referrers
