@@ -68,7 +68,7 @@ def spawn_worker(stream_settings, tmp_path):
     def spawn(group: str = "g", metrics_port: int = 0) -> subprocess.Popen:
         log = open(tmp_path / f"worker-{len(started)}.log", "wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker", "--group", group, "--metrics-port", str(metrics_port)],
+            [str(Path(sys.executable).parent / "slotbandit"), "worker", "--group", group, "--metrics-port", str(metrics_port)],
             cwd=REPO_ROOT, env=worker_env(stream_settings), stdout=log, stderr=subprocess.STDOUT)
         started.append(process)
         return process
