@@ -171,7 +171,8 @@ def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
     from kafka import KafkaConsumer  # imported here: the watchdog process needs no client
 
     try:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000) + 1000)
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000) + 1000,
+                                 bootstrap_timeout_ms=int(timeout_s * 1000))
     except Exception:
         return False
     try:

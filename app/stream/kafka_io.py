@@ -22,7 +22,7 @@ def make_producer(bootstrap: str, max_block_ms: int = 2000):
     return KafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_in_flight_requests_per_connection=1,
         retries=3, request_timeout_ms=REQUEST_TIMEOUT_MS, delivery_timeout_ms=REQUEST_TIMEOUT_MS + 1000,
-        max_block_ms=max_block_ms, reconnect_backoff_max_ms=1000,
+        max_block_ms=max_block_ms, bootstrap_timeout_ms=max_block_ms, reconnect_backoff_max_ms=1000,
     )
 
 
@@ -40,12 +40,14 @@ def make_consumer(bootstrap: str, group: str, **overrides):
     return KafkaConsumer(**options)
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS) -> None:
-    """Create the topics that do not exist yet (one replica each on the development broker)."""
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS, timeout_ms: int = 5000) -> None:
+    """Create the topics that do not exist yet (one replica each on the development broker);
+    raises within about ``timeout_ms`` when the broker does not answer."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms,
+                             bootstrap_timeout_ms=timeout_ms)
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]

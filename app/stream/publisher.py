@@ -172,7 +172,7 @@ class KafkaPublisher:
         """Send and wait for acknowledgement; False (broker marked down) if any message failed."""
         try:
             if self._producer is None:
-                ensure_topics(self.bootstrap, self.topics.all)
+                ensure_topics(self.bootstrap, self.topics.all, timeout_ms=2000)
                 self._producer = make_producer(self.bootstrap)
             futures = [self._producer.send(topic, key=key, value=value) for topic, key, value in items]
             self._producer.flush(timeout=FLUSH_TIMEOUT_S)

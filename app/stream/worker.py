@@ -74,6 +74,7 @@ class Worker:
         self.stop_requested = threading.Event()
         self.totals = ApplyResult()
         self.dead_letters = 0
+        self._committed: set = set()  # partitions this worker has committed an offset for
 
     def run(self) -> None:
         """Consume until ``stop_requested`` is set; commits only what was applied."""
@@ -84,7 +85,12 @@ class Worker:
         last_topic_check = last_report = time.monotonic()
         try:
             while not self.stop_requested.is_set():
-                records = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                try:
+                    records = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                except Exception as error:  # broker gone or restarted: keep going, never stop
+                    log.warning("poll failed: %s", error)
+                    time.sleep(1.0)
+                    records = {}
                 if records:
                     self._round(consumer, producer, records)
                 now = time.monotonic()
@@ -109,10 +115,27 @@ class Worker:
             self._rewind(consumer, records)
             time.sleep(1.0)
             return
+        self._commit(consumer, [tp for tp, batch in records.items() if batch])
+
+    def _commit(self, consumer, partitions) -> None:
+        """Commit the consumed positions, unless the broker lost the offsets committed before.
+
+        A restarted in-memory broker starts its topics again at offset 0 and forgets the group's
+        offsets; a position kept from before could then skip new messages. So when an offset this
+        worker committed is gone, every assigned partition is read again from the beginning
+        (replays are skipped by event id) instead of committing.
+        """
         try:
+            lost = [tp for tp in partitions if tp in self._committed and consumer.committed(tp) is None]
+            if lost:
+                log.warning("committed offsets are gone (broker restarted?): reading again from the beginning")
+                consumer.seek_to_beginning(*consumer.assignment())
+                self._committed.clear()
+                return
             consumer.commit()
+            self._committed.update(partitions)
         except Exception as error:  # rebalanced meanwhile: the new owner replays, duplicates are skipped
-            log.info("offset commit failed (%s); the partition's new owner replays the round", error)
+            log.info("offset commit failed (%s); the partition's owner replays the round", error)
 
     def process(self, records, producer) -> ApplyResult:
         """Apply ``{TopicPartition: [ConsumerRecord]}``; dead letters are on the broker when it returns."""
