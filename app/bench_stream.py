@@ -6,7 +6,9 @@
    events/s from the first publish to the last applied, and the publish rate alone.
 2. **Decision endpoint.** wrk against a bare Flask endpoint, the decision endpoint in direct mode
    and the decision endpoint in Kafka mode (same gunicorn settings, alternating rounds, median),
-   printed as ratios to the bare endpoint. Kafka mode should be no lower than direct mode.
+   printed as ratios to the bare endpoint. Kafka mode should be no lower than direct mode. The
+   stream workers are stopped for this part: in production they run on other machines, and here
+   they would compete with the service for the same cores.
 
 Everything runs on 127.0.0.1, in a keyspace (``slotbandit_bench_stream``) and topic prefix of its
 own. The embedded Cassandra and broker are started when none answers and stopped afterwards.
@@ -45,11 +47,13 @@ def run_stream_benchmark(events: int, stream_workers: int, options: BenchOptions
         settings = replace(settings, kafka_bootstrap_servers=_ensure_broker(settings, progress, cleanup),
                            kafka_topic_prefix=f"bench{secrets.token_hex(3)}.",
                            spool_dir=Path(tempfile.mkdtemp(prefix="slotbandit-bench-spool-")))
-        for number in range(stream_workers):
-            _start_worker(settings, number, options.output.parent, cleanup)
+        stops = [_start_worker(settings, number, options.output.parent, cleanup) for number in range(stream_workers)]
         progress(f"{stream_workers} stream workers started; publishing {events} events")
         stream = _publish_to_applied(settings, events, progress)
-        progress("measuring the decision endpoint: bare, direct mode, Kafka mode")
+        # In production the workers run elsewhere; here they would take the service's two cores.
+        for stop in stops:
+            stop()
+        progress("measuring the decision endpoint: bare, direct mode, Kafka mode (stream workers stopped)")
         endpoints = _endpoint_rounds(settings, api_key, options, progress, cleanup)
     results = {
         "stream": stream,
@@ -93,7 +97,8 @@ def _kafka_env(settings: Settings) -> dict:
     return env
 
 
-def _start_worker(settings: Settings, number: int, log_dir: Path, cleanup: ExitStack) -> None:
+def _start_worker(settings: Settings, number: int, log_dir: Path, cleanup: ExitStack):
+    """A `slotbandit worker` process; returns a function that stops it (also called on cleanup)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / f"stream-worker-{number}.log", "wb") as log_stream:
         process = subprocess.Popen([str(Path(sys.executable).parent / "slotbandit"), "worker", "--group", "bench",
@@ -101,6 +106,8 @@ def _start_worker(settings: Settings, number: int, log_dir: Path, cleanup: ExitS
                                    stdin=subprocess.DEVNULL, stdout=log_stream, stderr=subprocess.STDOUT)
 
     def stop() -> None:
+        if process.poll() is not None:
+            return
         process.terminate()
         try:
             process.wait(timeout=20)
@@ -109,6 +116,7 @@ def _start_worker(settings: Settings, number: int, log_dir: Path, cleanup: ExitS
             process.wait()
 
     cleanup.callback(stop)
+    return stop
 
 
 def synthetic_events(count: int) -> list:
@@ -143,25 +151,23 @@ def _publish_to_applied(settings: Settings, events: int, progress, timeout_s: fl
 
     db = Database(settings)
     slots = [f"bench-{i}" for i in range(SLOTS)]
-    baseline = _applied(db, slots)  # earlier runs in this keyspace
-    items = synthetic_events(events)
+    items = synthetic_events(events + SLOTS)
+    warm_up, items = items[:SLOTS], items[SLOTS:]
     publisher = KafkaPublisher(settings, queue_size=events + 1)
     try:
+        # One event per slot first: the clock starts once the workers have joined and applied them.
+        baseline = _applied(db, slots)  # earlier runs in this keyspace
+        for item in warm_up:
+            publisher.publish(item)
+        _wait_applied(db, slots, baseline + SLOTS, timeout_s, progress)
+        baseline += SLOTS
         started = time.monotonic()
         for item in items:
             publisher.publish(item)
         if not publisher.flush(timeout_s):
             raise BenchError("the publisher did not get the events to the broker in time")
         published_s = time.monotonic() - started
-        last_report = started
-        while (applied := _applied(db, slots) - baseline) < events:
-            now = time.monotonic()
-            if now - started > timeout_s:
-                raise BenchError(f"only {applied} of {events} events applied after {timeout_s:.0f} s")
-            if now - last_report > 5:
-                progress(f"applied {applied} of {events}")
-                last_report = now
-            time.sleep(0.2)
+        applied = _wait_applied(db, slots, baseline + events, timeout_s, progress) - baseline
         elapsed = time.monotonic() - started
     finally:
         publisher.close()
@@ -170,6 +176,20 @@ def _publish_to_applied(settings: Settings, events: int, progress, timeout_s: fl
         raise BenchError(f"{applied} events applied for {events} published: the counts are not exact")
     return {"events": events, "published_per_s": events / published_s, "end_to_end_s": elapsed,
             "end_to_end_per_s": events / elapsed, "applied_exactly": True}
+
+
+def _wait_applied(db, slots: List[str], target: int, timeout_s: float, progress) -> int:
+    """Poll the stream totals until they reach ``target``; returns the total then."""
+    started = last_report = time.monotonic()
+    while (applied := _applied(db, slots)) < target:
+        now = time.monotonic()
+        if now - started > timeout_s:
+            raise BenchError(f"only {applied} of {target} events applied after {timeout_s:.0f} s")
+        if now - last_report > 5:
+            progress(f"applied {applied} of {target}")
+            last_report = now
+        time.sleep(0.1)
+    return applied
 
 
 def _endpoint_rounds(settings: Settings, api_key: str, options: BenchOptions, progress,
@@ -205,7 +225,7 @@ def format_report(results: dict) -> str:
     ]
     for name in ("bare", "direct", "kafka"):
         e = endpoints[name]
-        lines.append(f"{name:<10} {e['requests_per_s']:>9.0f} {e['latency_ms']['p50']:>8.2f} {e['latency_ms']['p99']:>8.2f}")
+        lines.append(f"{name:<10} {e['requests_per_s']:>9.0f} {e['latency_ms']['50']:>8.2f} {e['latency_ms']['99']:>8.2f}")
     lines.append(f"decision/bare: direct mode {results['ratio_direct']:.2f}, Kafka mode {results['ratio_kafka']:.2f}")
     return "\n".join(lines)
 
