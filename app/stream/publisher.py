@@ -18,6 +18,7 @@ full.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -25,7 +26,7 @@ from typing import List, Optional, Sequence
 
 from prometheus_client import Counter, Gauge
 
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from app.store import CountDelta, Event
 from app.stream.kafka_io import ensure_topics, make_producer
 from app.stream.messages import StreamEvent, Topics
@@ -44,9 +45,17 @@ FLUSH_TIMEOUT_S = 8.0
 
 class KafkaPublisher:
     def __init__(self, settings: Settings, queue_size: int = QUEUE_SIZE):
+        # kafka-python logs every failed reconnect; the publisher logs the state changes itself.
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
         self.bootstrap = settings.kafka_bootstrap_servers
         self.topics = Topics(settings.kafka_topic_prefix)
         self._spool_dir, self._spool_max = settings.spool_dir, settings.spool_max_events
+        try:
+            self._spool_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SettingsError(f"SLOTBANDIT_SPOOL_DIR {self._spool_dir} cannot be created: {error.strerror}") from None
+        if not os.access(self._spool_dir, os.W_OK):
+            raise SettingsError(f"SLOTBANDIT_SPOOL_DIR {self._spool_dir} is not writable by this user")
         self._queue: "queue.Queue[Message]" = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
         self._done = threading.Condition()
