@@ -9,7 +9,25 @@ from typing import Optional
 
 import click
 
-from app.cli import CliError, _connect, _settings
+
+def _cli():
+    """``app.cli``, imported on use: it registers these commands at its end (also when it runs as
+    ``python -m app.cli``), so importing it here at module level would be circular."""
+    from app import cli
+
+    return cli
+
+
+def CliError(message: str):  # noqa: N802 (reads like the exception it builds)
+    return _cli().CliError(message)
+
+
+def _settings():
+    return _cli()._settings()
+
+
+def _connect(settings):
+    return _cli()._connect(settings)
 
 
 @click.group("kafka")
