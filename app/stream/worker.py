@@ -75,6 +75,7 @@ class Worker:
         self.totals = ApplyResult()
         self.dead_letters = 0
         self._committed: set = set()  # partitions this worker has committed an offset for
+        self.assignment: frozenset = frozenset()  # the partitions this member owns now
 
     def run(self) -> None:
         """Consume until ``stop_requested`` is set; commits only what was applied."""
@@ -91,6 +92,7 @@ class Worker:
                     log.warning("poll failed: %s", error)
                     time.sleep(1.0)
                     records = {}
+                self.assignment = frozenset(consumer.assignment())
                 if records:
                     self._round(consumer, producer, records)
                 now = time.monotonic()

@@ -96,7 +96,7 @@ def _free_port() -> int:
 def test_sigkill_mid_stream_then_restart_is_exact(stream_settings, tenant, db, spawn_worker):
     slot = tenant.add_slot("kill")
     items = synthetic_events(tenant.name, slot, 2000)
-    producer = threading.Thread(target=send, args=(stream_settings, items, 400.0))
+    producer = threading.Thread(target=send, args=(stream_settings, items, 200.0))  # 10 s: outlasts the kill
     producer.start()
     metrics_port = _free_port()
     first = spawn_worker(group="kill", metrics_port=metrics_port)
@@ -116,21 +116,23 @@ def test_sigkill_mid_stream_then_restart_is_exact(stream_settings, tenant, db, s
 
 @pytest.mark.slow
 def test_two_workers_in_one_group_through_rebalances_are_exact(stream_settings, tenant, db, thread_worker):
-    slots = [tenant.add_slot(f"s{i}") for i in range(6)]  # several keys, so both members get partitions
-    items = [e for slot in slots for e in synthetic_events(tenant.name, slot, 300)]
-    items.sort(key=lambda e: e.event.event_id.split("-")[-1])  # interleave the slots
-    producer = threading.Thread(target=send, args=(stream_settings, items, 600.0))
+    slots = [tenant.add_slot(f"s{i}") for i in range(12)]  # many keys: every partition gets some
+    items = [e for slot in slots for e in synthetic_events(tenant.name, slot, 150)]
+    items.sort(key=lambda e: int(e.event.event_id.split("-")[-1]))  # interleave the slots
+    producer = threading.Thread(target=send, args=(stream_settings, items, 200.0))  # 9 s of traffic
     producer.start()
     first, first_thread = thread_worker(group="shared")
     wait_until(lambda: first.totals.applied >= 200, 60, "the first worker to start applying")
     second, _ = thread_worker(group="shared")  # joins: rebalance
-    wait_until(lambda: second.totals.applied > 0, 60, "the second worker to get partitions")
+    wait_until(lambda: second.assignment and len(first.assignment) < 8, 60, "the partitions to be shared")
+    assert producer.is_alive()  # the rebalance happened mid-stream
     first.stop_requested.set()  # leaves mid-stream: rebalance again
     first_thread.join(timeout=30)
     producer.join()
     total = len(items)
     wait_until(lambda: sum(applied_events(db, tenant.name, s) for s in slots) == total, 90, "all events")
     time.sleep(2)
+    assert second.totals.applied > 0
     for slot in slots:
         assert stream_totals(db, tenant.name, slot) == expected_totals(i for i in items if i.event.slot_id == slot)
     assert first.totals.applied + second.totals.applied == total
