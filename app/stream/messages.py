@@ -5,7 +5,9 @@ Topics (``SLOTBANDIT_KAFKA_TOPIC_PREFIX``, default ``slotbandit.``):
 Every message is keyed by ``tenant/platform/slot_id``, so all events of one slot land in one
 partition of each topic, in the order they were published.
 
-A message carries everything the worker needs to apply it without reading the decision again:
+A message is one event (a JSON object) or several events of the same slot (a JSON array of such
+objects, in order): the publisher packs what it has for one slot into one message, which costs the
+producer far less than one message per event. An event carries everything the worker needs to apply it without reading the decision again:
 the count rows it increments (``segments``, plus the referrer row when ``referrer`` is set) and
 the event-log row. ``event_id`` (``imp:<nonce>`` or ``click:<nonce>``) is unique per event and is
 what the worker de-duplicates on.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from app.store import Event
 
@@ -79,11 +81,22 @@ class StreamEvent:
 
     @classmethod
     def from_json(cls, raw: Optional[bytes]) -> "StreamEvent":
-        """Parse and check a message; raises ``MalformedMessage`` saying what is wrong."""
-        try:
-            body = json.loads(raw or b"")
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedMessage("not JSON") from None
+        """Parse and check a one-event message; raises ``MalformedMessage`` saying what is wrong."""
+        return cls.from_body(_parse(raw))
+
+    @classmethod
+    def many_from_json(cls, raw: Optional[bytes]) -> List["StreamEvent"]:
+        """The events of a message (one object or an array of them); any bad event makes the whole
+        message malformed, so a message is applied entirely or goes to the dead-letter topic."""
+        body = _parse(raw)
+        if isinstance(body, list):
+            if not body:
+                raise MalformedMessage("an empty array")
+            return [cls.from_body(item) for item in body]
+        return [cls.from_body(body)]
+
+    @classmethod
+    def from_body(cls, body: Any) -> "StreamEvent":
         if not isinstance(body, dict):
             raise MalformedMessage("not a JSON object")
         if body.get("v") != VERSION:
@@ -114,6 +127,18 @@ class StreamEvent:
             propensity=float(propensity) if propensity is not None else None,
         )
         return cls(event, tuple(segments))
+
+
+def pack(items: Sequence[StreamEvent]) -> bytes:
+    """One message holding several events of one slot, in order (a JSON array)."""
+    return b"[" + b",".join(item.to_json() for item in items) + b"]"
+
+
+def _parse(raw: Optional[bytes]) -> Any:
+    try:
+        return json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedMessage("not JSON") from None
 
 
 def slot_key(tenant: str, platform: str, slot_id: str) -> bytes:

@@ -4,9 +4,10 @@
 ``KAFKA_BOOTSTRAP_SERVERS`` is set; it has the same ``submit``/``flush``/``close`` verbs, and
 ``publish_click`` for clicks (whose exactly-once claim stays in the service).
 
-The request path only puts the message on a bounded in-memory queue and returns. One sender
-thread per process sends the queue to the broker, keyed by slot, one request in flight, so one
-slot's events keep their order. When a send fails (broker down, topics lost), that batch and
+The request path only puts the event on a bounded in-memory queue and returns. One sender thread
+per process collects what arrives within ``LINGER_S``, packs each slot's events into one message
+(app/stream/messages.py, ``pack``), and sends to the broker keyed by slot, one request in flight,
+so one slot's events keep their order. When a send fails (broker down, topics lost), that batch and
 everything after it go to the on-disk spool (app/stream/spool.py); every second the sender tries
 the broker again, drains the spool oldest first and only then sends new messages directly again.
 A batch whose fate is unknown is resent: the worker skips the duplicates by event id.
@@ -29,7 +30,7 @@ from prometheus_client import Counter, Gauge
 from app.settings import Settings, SettingsError
 from app.store import CountDelta, Event
 from app.stream.kafka_io import ensure_topics, make_producer
-from app.stream.messages import StreamEvent, Topics
+from app.stream.messages import StreamEvent, Topics, pack
 from app.stream.spool import Message, Spool
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ DROPPED = Counter("slotbandit_stream_dropped_total", "Events lost because queue 
 SPOOLED = Gauge("slotbandit_stream_spool_depth", "Events waiting in the on-disk spool", multiprocess_mode="livesum")
 QUEUE_SIZE = 10_000
 BATCH = 500
+LINGER_S = 0.02  # how long the sender collects events before packing them
+PER_MESSAGE = 100  # events per message at most
 RETRY_S = 1.0
 FLUSH_TIMEOUT_S = 8.0
 
@@ -56,7 +59,7 @@ class KafkaPublisher:
             raise SettingsError(f"SLOTBANDIT_SPOOL_DIR {self._spool_dir} cannot be created: {error.strerror}") from None
         if not os.access(self._spool_dir, os.W_OK):
             raise SettingsError(f"SLOTBANDIT_SPOOL_DIR {self._spool_dir} is not writable by this user")
-        self._queue: "queue.Queue[Message]" = queue.Queue(maxsize=queue_size)
+        self._queue: "queue.Queue[StreamEvent]" = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
         self._done = threading.Condition()
         self._outstanding = 0
@@ -83,7 +86,7 @@ class KafkaPublisher:
         self._ensure_thread()
         with self._done:
             try:
-                self._queue.put_nowait((self.topics.for_kind(item.event.kind), item.key, item.to_json()))
+                self._queue.put_nowait(item)
             except queue.Full:
                 DROPPED.labels("queue_full").inc()
                 return False
@@ -118,7 +121,7 @@ class KafkaPublisher:
         with self._lock:  # started lazily: after gunicorn forked, one per worker process
             if self._thread is None or not self._thread.is_alive():
                 if self._spool is None:
-                    self._spool = Spool(self._spool_dir, self._spool_max)
+                    self._spool = Spool(self._spool_dir, self._spool_max, weigh=lambda message: _events_in(message[2]))
                     SPOOLED.set(self._spool.depth)
                 self._thread = threading.Thread(target=self._run, name="kafka-publisher", daemon=True)
                 self._thread.start()
@@ -136,36 +139,48 @@ class KafkaPublisher:
                         self._outstanding -= len(items)
                         self._done.notify_all()
 
-    def _take(self) -> List[Message]:
+    def _take(self) -> List[StreamEvent]:
+        """The events that arrive within ``LINGER_S`` of the first (at most ``BATCH``)."""
         try:
             items = [self._queue.get(timeout=0.1)]
         except queue.Empty:
             return []
+        until = time.monotonic() + LINGER_S
         while len(items) < BATCH:
+            left = until - time.monotonic()
             try:
-                items.append(self._queue.get_nowait())
+                items.append(self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait())
             except queue.Empty:
                 break
         return items
 
-    def _handle(self, items: List[Message]) -> None:
+    def _handle(self, items: List[StreamEvent]) -> None:
         spool = self._spool
         if spool.depth and time.monotonic() >= self._next_try:
             self._drain_spool()
         if not items:
             return
-        if spool.depth == 0 and (self._connected or time.monotonic() >= self._next_try) and self._send(items):
+        messages = self._pack(items)
+        if spool.depth == 0 and (self._connected or time.monotonic() >= self._next_try) and self._send(messages):
             return
-        self._to_spool(items)
+        self._to_spool(messages)
+
+    def _pack(self, items: List[StreamEvent]) -> List[Message]:
+        """One message per topic and slot (at most ``PER_MESSAGE`` events each), order kept."""
+        groups: dict = {}
+        for item in items:
+            groups.setdefault((self.topics.for_kind(item.event.kind), item.key), []).append(item)
+        return [(topic, key, pack(group[start : start + PER_MESSAGE]))
+                for (topic, key), group in groups.items() for start in range(0, len(group), PER_MESSAGE)]
 
     def _drain_spool(self) -> None:
         """Send the spool oldest first while the broker takes it."""
         spool = self._spool
         while spool.depth and not self._stopping.is_set():
-            chunk = spool.peek(BATCH)
+            chunk = spool.peek(50)  # messages of up to PER_MESSAGE events each
             if not chunk or not self._send(chunk):
                 return
-            spool.pop(len(chunk))
+            spool.pop(len(chunk), sum(_events_in(value) for _, _, value in chunk))
             SPOOLED.set(spool.depth)
             if spool.depth:
                 log.debug("drained a spool chunk", extra={"left": spool.depth})
@@ -173,8 +188,9 @@ class KafkaPublisher:
     def _to_spool(self, items: List[Message]) -> None:
         refused = self._spool.append(items)
         if refused:
-            DROPPED.labels("spool_full").inc(refused)
-            log.error("spool full: %d events dropped", refused)
+            events = sum(_events_in(value) for _, _, value in items[len(items) - refused :])
+            DROPPED.labels("spool_full").inc(events)
+            log.error("spool full: %d events dropped", events)
         SPOOLED.set(self._spool.depth)
 
     def _send(self, items: List[Message]) -> bool:
@@ -186,9 +202,9 @@ class KafkaPublisher:
             futures = [self._producer.send(topic, key=key, value=value) for topic, key, value in items]
             self._producer.flush(timeout=FLUSH_TIMEOUT_S)
             if all(f.is_done and f.succeeded() for f in futures):
-                impressions = sum(1 for topic, _, _ in items if topic == self.topics.impressions)
-                PUBLISHED.labels("impression").inc(impressions)
-                PUBLISHED.labels("click").inc(len(items) - impressions)
+                for topic, _, value in items:
+                    PUBLISHED.labels("impression" if topic == self.topics.impressions else "click").inc(
+                        _events_in(value))
                 if self._down:
                     log.info("kafka broker reachable again: publishing")
                 self._connected, self._down = True, False
@@ -209,3 +225,8 @@ class KafkaPublisher:
                 producer.close(timeout=0)  # drops its buffer: those messages are spooled by the caller
             except Exception:
                 pass
+
+
+def _events_in(value: bytes) -> int:
+    """How many events a packed message holds."""
+    return value.count(b'"event_id":')

@@ -7,7 +7,7 @@ process that dies mid-drain resends at most one chunk (the worker skips those du
 event id). A new process adopts the files whose owner is gone: their unsent lines are copied to
 the front of its own spool, so nothing spooled is lost across restarts.
 
-The spool holds at most ``max_events`` messages (``SLOTBANDIT_SPOOL_MAX_EVENTS``, 200,000 by
+The spool holds at most ``max_events`` events (``SLOTBANDIT_SPOOL_MAX_EVENTS``, 200,000 by
 default: more than 16 minutes at 200 events/s). When it is full, ``append`` refuses the overflow
 and says how many it refused; the caller counts them. It never blocks and never raises for that.
 """
@@ -17,36 +17,44 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 Message = Tuple[str, bytes, bytes]  # (topic, key, value)
 
 
 class Spool:
-    def __init__(self, directory: Path, max_events: int, name: Optional[str] = None):
+    """``depth`` is the number of events waiting: ``weigh(message)`` says how many a message holds
+    (one by default)."""
+
+    def __init__(self, directory: Path, max_events: int, name: Optional[str] = None,
+                 weigh: Callable[[Message], int] = lambda message: 1):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_events = max_events
+        self.weigh = weigh
         self.path = self.directory / (name or f"spool-{os.getpid()}.log")
         self._file = open(self.path, "a+b")
         fcntl.flock(self._file, fcntl.LOCK_EX)
         self._read_at = _read_position(self.path)
-        self.depth = sum(1 for _ in self._lines_from(self._read_at))
+        self.depth = sum(weigh(_decode(line)) for line in self._lines_from(self._read_at))
         self._adopt_orphans()
 
     def append(self, messages: Iterable[Message]) -> int:
-        """Append what fits; returns how many were refused because the spool is full."""
-        lines, refused = [], 0
-        for topic, key, value in messages:
-            if self.depth + len(lines) >= self.max_events:
+        """Append what fits; returns how many messages were refused because the spool is full
+        (once one is refused, all later ones are, so that order is kept)."""
+        lines, refused, added = [], 0, 0
+        for message in messages:
+            weight = self.weigh(message)
+            if refused or self.depth + added + weight > self.max_events:
                 refused += 1
                 continue
-            lines.append(_encode(topic, key, value))
+            lines.append(_encode(*message))
+            added += weight
         if lines:
             self._file.seek(0, os.SEEK_END)
             self._file.write(b"".join(lines))
             self._file.flush()
-            self.depth += len(lines)
+            self.depth += added
         return refused
 
     def peek(self, limit: int) -> List[Message]:
@@ -58,8 +66,9 @@ class Spool:
                 break
         return messages
 
-    def pop(self, count: int) -> None:
-        """Remove the ``count`` oldest messages (after the broker acknowledged them)."""
+    def pop(self, count: int, weight: Optional[int] = None) -> None:
+        """Remove the ``count`` oldest messages (after the broker acknowledged them); ``weight``
+        is the number of events they hold (``count`` when not given)."""
         self._file.flush()
         with open(self.path, "rb") as reader:
             reader.seek(self._read_at)
@@ -67,7 +76,7 @@ class Spool:
                 if not reader.readline():
                     break
             self._read_at = reader.tell()
-        self.depth = max(self.depth - count, 0)
+        self.depth = max(self.depth - (count if weight is None else weight), 0)
         if self.depth == 0:
             self._file.truncate(0)
             self._read_at = 0

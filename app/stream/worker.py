@@ -146,14 +146,14 @@ class Worker:
         for tp, batch in records.items():
             for record in batch:
                 try:
-                    item = StreamEvent.from_json(record.value)
+                    items = StreamEvent.many_from_json(record.value)
                 except MalformedMessage as error:
                     letters.append((record, f"malformed: {error}"))
                     continue
-                if not self.known_tenant(item.event.tenant):
+                if not all(self.known_tenant(name) for name in {item.event.tenant for item in items}):
                     letters.append((record, "unknown tenant"))
                     continue
-                by_topic.setdefault(tp.topic, []).append(item)
+                by_topic.setdefault(tp.topic, []).extend(items)
         round_result = ApplyResult()
         for topic, items in by_topic.items():
             result = self.applier.apply(items)
