@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from app.stream.messages import MalformedMessage, StreamEvent
+from app.stream.messages import MalformedMessage, StreamEvent, pack
 from tests.app.stream.helpers import synthetic_events
 
 
@@ -32,3 +32,19 @@ def test_malformed_messages_are_named(change, reason):
     raw = b"{oops" if change is None else json.dumps({**body, **change}).encode()
     with pytest.raises(MalformedMessage, match=reason):
         StreamEvent.from_json(raw)
+
+
+def test_a_packed_message_holds_one_slots_events_in_order():
+    items = synthetic_events("acme", "hero", 5)
+    again = StreamEvent.many_from_json(pack(items))
+    assert [i.event.event_id for i in again] == [i.event.event_id for i in items]
+    assert StreamEvent.many_from_json(items[0].to_json())[0].event.event_id == items[0].event.event_id
+
+
+@pytest.mark.parametrize("raw, reason", [(b"[]", "an empty array"), (b"[1]", "not a JSON object")])
+def test_a_packed_message_with_a_bad_event_is_malformed_as_a_whole(raw, reason):
+    with pytest.raises(MalformedMessage, match=reason):
+        StreamEvent.many_from_json(raw)
+    good = synthetic_events("acme", "hero", 2)
+    with pytest.raises(MalformedMessage, match="kind must be one of"):
+        StreamEvent.many_from_json(pack(good)[:-1] + b',{"v":1,"kind":"refund"}]')
