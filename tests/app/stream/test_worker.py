@@ -119,14 +119,16 @@ def test_two_workers_in_one_group_through_rebalances_are_exact(stream_settings, 
     slots = [tenant.add_slot(f"s{i}") for i in range(12)]  # many keys: every partition gets some
     items = [e for slot in slots for e in synthetic_events(tenant.name, slot, 150)]
     items.sort(key=lambda e: int(e.event.event_id.split("-")[-1]))  # interleave the slots
-    producer = threading.Thread(target=send, args=(stream_settings, items, 200.0))  # 9 s of traffic
-    producer.start()
+    before, during, after = items[:600], items[600:1200], items[1200:]
+    send(stream_settings, before)
     first, first_thread = thread_worker(group="shared")
     wait_until(lambda: first.totals.applied >= 200, 60, "the first worker to start applying")
-    second, _ = thread_worker(group="shared")  # joins: rebalance
+    producer = threading.Thread(target=send, args=(stream_settings, during, 300.0))
+    producer.start()
+    second, _ = thread_worker(group="shared")  # joins while events flow: rebalance
     wait_until(lambda: second.assignment and len(first.assignment) < 8, 60, "the partitions to be shared")
-    assert producer.is_alive()  # the rebalance happened mid-stream
-    first.stop_requested.set()  # leaves mid-stream: rebalance again
+    first.stop_requested.set()  # leaves while events flow: rebalance again
+    send(stream_settings, after, 300.0)
     first_thread.join(timeout=30)
     producer.join()
     total = len(items)
