@@ -14,8 +14,9 @@ COPY setup.cfg pyproject.toml README.md ./
 COPY app ./app
 COPY bandit ./bandit
 COPY cql ./cql
-RUN pip install --no-compile . \
-    && useradd --system --uid 10001 --home-dir /srv/slotbandit slotbandit
+RUN pip install --no-compile ".[kafka]" \
+    && useradd --system --uid 10001 --home-dir /srv/slotbandit slotbandit \
+    && mkdir -p .data/spool && chown slotbandit .data .data/spool
 
 USER slotbandit
 EXPOSE 8000

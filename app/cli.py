@@ -302,10 +302,12 @@ def _register_commands() -> None:
     """Add the commands that live in their own modules. They import CliError and friends from here,
     so this runs once everything above is defined."""
     from app.cli_insights import export_segments, report
+    from app.cli_kafka import kafka_group, worker
     from app.cli_measure import export_log, ope
     from app.cli_spark import backfill, export_events_command, seed_priors
 
-    for command in (seed_priors, export_events_command, backfill, ope, export_log, report, export_segments):
+    for command in (kafka_group, worker, seed_priors, export_events_command, backfill, ope, export_log, report,
+                    export_segments):
         main.add_command(command)
 
 

@@ -48,6 +48,8 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
     if not rt.events.claim_click(tenant, token.nonce, ttl_s, now):
         metrics.CLICKS.labels("duplicate").inc()
         return 200, {"status": "duplicate"}
+    if rt.publisher is not None:  # Kafka mode: a stream worker writes the event and the counts
+        return _publish_click(rt, token, _click_event(token, decision_id, now, customer_id), ttl_s)
     try:
         _insert_idempotent(rt, _click_event(token, decision_id, now, customer_id))
     except Exception:
@@ -63,6 +65,16 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
         _release(rt, tenant, token)
         raise
     rt.events.mark_counted(tenant, token.nonce, ttl_s)
+    metrics.CLICKS.labels("accepted").inc()
+    return 202, {"status": "accepted"}
+
+
+def _publish_click(rt: Runtime, token: DecisionToken, event: Event, ttl_s: int) -> Tuple[int, Dict[str, str]]:
+    """Hand the claimed click to the publisher (queue, then broker or on-disk spool)."""
+    if not rt.publisher.publish_click(event, token.segments):
+        _release(rt, token.tenant, token)
+        raise StorageUnavailable("the event queue is full, retry later", "queue_full")
+    rt.events.mark_counted(token.tenant, token.nonce, ttl_s)
     metrics.CLICKS.labels("accepted").inc()
     return 202, {"status": "accepted"}
 

@@ -168,7 +168,9 @@ SCHEMAS: Dict[str, Any] = {
         },
     },
     "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"},
-                                                                        "cassandra": {"type": "string"}}},
+                                                                        "cassandra": {"type": "string"},
+                                                                        "kafka": {"type": "string"},
+                                                                        "spooled": {"type": "integer"}}},
 }
 
 

@@ -35,6 +35,7 @@ class Runtime:
     keys: RefreshingCache
     slots: RefreshingCache
     snapshots: RefreshingCache
+    publisher: Optional[object] = None  # app.stream.publisher.KafkaPublisher in Kafka mode
 
     @classmethod
     def build(cls, settings: Settings, rng: Optional[np.random.Generator] = None) -> "Runtime":
@@ -51,14 +52,20 @@ class Runtime:
             return SlotSnapshot(segments=counts.read_slot(*key), version=next(versions),
                                 priors=priors.read_slot(*key))
 
+        publisher = None
+        if settings.kafka_bootstrap_servers:  # Kafka mode: events are published, workers write them
+            from app.stream.publisher import KafkaPublisher
+
+            publisher = KafkaPublisher(settings)
         return cls(
+            publisher=publisher,
             settings=settings,
             db=db,
             tenants=tenants,
             catalog=catalog,
             counts=counts,
             events=events,
-            writer=ImpressionWriter(counts, events, queue_size=settings.write_queue_size),
+            writer=publisher or ImpressionWriter(counts, events, queue_size=settings.write_queue_size),
             signer=DecisionSigner(settings.require_secret()),
             policy=ThompsonPolicy(ThompsonConfig(), rng or np.random.default_rng()),
             keys=RefreshingCache("api_keys", tenants.tenant_for_key_hash, KEY_CACHE_TTL_S, on_refresh_error=on_error),

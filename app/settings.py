@@ -51,6 +51,11 @@ class Settings:
     max_events_body_bytes: int = 1024 * 1024  # POST /events: up to 1,000 events of about 1 KiB
     log_level: str = "INFO"
     access_log: bool = False
+    # Kafka mode (see README, "Kafka clickstream").
+    kafka_topic_prefix: str = "slotbandit."
+    kafka_port: int = 19092
+    spool_dir: Path = REPO_ROOT / ".data" / "spool"
+    spool_max_events: int = 200_000
 
     @property
     def embedded(self) -> bool:
@@ -107,7 +112,6 @@ class Settings:
             username=username,
             password=password,
             replication=replication,
-            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             secret=secret.encode() if secret else None,
             port=_int(env, "SLOTBANDIT_PORT", 8000, 1, 65535),
             cassandra_data_dir=Path(env.get("SLOTBANDIT_CASSANDRA_DATA_DIR", str(cls.cassandra_data_dir))).resolve(),
@@ -121,6 +125,7 @@ class Settings:
                                        64 * 1024 * 1024),
             log_level=_choice(env, "SLOTBANDIT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             access_log=_choice(env, "SLOTBANDIT_ACCESS_LOG", "0", ("0", "1")) == "1",
+            **_kafka_settings(env),
         )
 
 
@@ -155,3 +160,25 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: Tuple[str,
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, but {value!r} is given")
     return value
+
+
+BOOTSTRAP_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+:[0-9]{1,5}(,[A-Za-z0-9_.\-]+:[0-9]{1,5})*$")
+TOPIC_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{0,100}$")
+
+
+def _kafka_settings(env: Mapping[str, str]) -> dict:
+    """KAFKA_BOOTSTRAP_SERVERS and the settings of Kafka mode, validated."""
+    bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS", "").replace(" ", "") or None
+    if bootstrap is not None and not BOOTSTRAP_PATTERN.match(bootstrap):
+        raise SettingsError(f"KAFKA_BOOTSTRAP_SERVERS must be a comma list of host:port, but {bootstrap!r} is given")
+    prefix = env.get("SLOTBANDIT_KAFKA_TOPIC_PREFIX", "slotbandit.")
+    if not TOPIC_PREFIX_PATTERN.match(prefix):
+        raise SettingsError("SLOTBANDIT_KAFKA_TOPIC_PREFIX may hold only letters, digits, '.', '_' and '-', "
+                            f"but {prefix!r} is given")
+    return {
+        "kafka_bootstrap_servers": bootstrap,
+        "kafka_topic_prefix": prefix,
+        "kafka_port": _int(env, "SLOTBANDIT_KAFKA_PORT", 19092, 1, 65535),
+        "spool_dir": Path(env.get("SLOTBANDIT_SPOOL_DIR", str(Settings.spool_dir))).resolve(),
+        "spool_max_events": _int(env, "SLOTBANDIT_SPOOL_MAX_EVENTS", 200_000, 1_000, 100_000_000),
+    }

@@ -12,6 +12,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from cassandra.query import BatchStatement, BatchType
 
 from app.db import Database
+from app.store.stream_totals import StreamTotalsStore
 from bandit import ArmCounts
 
 BATCH_ROWS = 50  # rows per batch: well under Cassandra 4's 50 KB batch limit
@@ -59,7 +60,7 @@ class CountsStore:
             segments.setdefault(row["segment"], {})[row["creative_id"]] = ArmCounts(
                 max(row["impressions"] or 0, 0), max(row["clicks"] or 0, 0)
             )
-        return segments
+        return _plus_stream(segments, StreamTotalsStore(self.db).arm_totals(tenant, platform, slot_id))
 
     def read_referrers(self, tenant: str, platform: str, slot_id: str) -> Dict[str, Dict[str, ArmCounts]]:
         """{referrer: {creative_id: ArmCounts}} for one slot."""
@@ -73,7 +74,7 @@ class CountsStore:
             referrers.setdefault(row["referrer"], {})[row["creative_id"]] = ArmCounts(
                 max(row["impressions"] or 0, 0), max(row["clicks"] or 0, 0)
             )
-        return referrers
+        return _plus_stream(referrers, StreamTotalsStore(self.db).referrer_totals(tenant, platform, slot_id))
 
     def batches(self, deltas: Iterable[CountDelta], max_rows: int = BATCH_ROWS) -> List[Tuple[BatchStatement, int]]:
         """Counter batches of at most ``max_rows`` increments, each within one partition (one
@@ -106,6 +107,14 @@ class CountsStore:
         return statement.bind(
             (delta.impressions, delta.clicks, delta.tenant, delta.platform, delta.slot_id, last_key, delta.creative_id)
         )
+
+
+def _plus_stream(counts: Dict[str, Dict[str, ArmCounts]], stream: Dict[Tuple[str, str], ArmCounts]):
+    """Counter values plus what the Kafka stream workers applied (see app/store/stream_totals.py)."""
+    for (first, creative_id), extra in stream.items():
+        current = counts.setdefault(first, {}).get(creative_id, ArmCounts())
+        counts[first][creative_id] = ArmCounts(current.impressions + extra.impressions, current.clicks + extra.clicks)
+    return counts
 
 
 def merge(deltas: Iterable[CountDelta]) -> List[CountDelta]:

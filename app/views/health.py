@@ -15,8 +15,13 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready to serve: Cassandra answers a query now."""
-    if runtime().db.ping():
+    """Ready to serve: Cassandra answers a query now. In Kafka mode a broker outage is "degraded":
+    decisions are still served and events wait in the spool."""
+    rt = runtime()
+    if rt.db.ping():
+        if rt.publisher is not None:
+            stream = rt.publisher.state()
+            return jsonify({"status": "ready" if stream["kafka"] == "ok" else "degraded", "cassandra": "ok", **stream})
         return jsonify({"status": "ready", "cassandra": "ok"})
     return jsonify({"status": "unavailable", "cassandra": "unreachable"}), 503
 
