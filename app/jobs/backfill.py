@@ -24,6 +24,7 @@ from app.db import Database
 from app.jobs.event_log import events_frame, list_slots
 from app.settings import Settings
 from app.store import CatalogStore, CountDelta, CountsStore
+from app.store.stream_totals import StreamTotalsStore
 
 SlotKey = Tuple[str, str, str]
 STEPS = ("listing slots", "reading the event log", "comparing with the counters", "repairing counters", "done")
@@ -127,11 +128,17 @@ def _log_counts(spark, settings, slots, since, until, creatives):
 
 
 def _read_counters(db: Database, slot: SlotKey) -> Dict[Tuple[str, str], Tuple[int, int]]:
-    """The raw counter values of a slot (not clamped: a negative value must be repaired too)."""
+    """What the service counts for a slot: the raw counters (not clamped: a negative value must be
+    repaired too) plus the totals the Kafka stream worker applied (app/store/stream_totals.py). The
+    difference to the log goes to the counters, so the sum the service reads equals the log."""
     rows = db.execute(
         "SELECT segment, creative_id, impressions, clicks FROM arm_counts WHERE tenant = ? AND platform = ? "
         "AND slot_id = ?", slot)
-    return {(r["segment"], r["creative_id"]): (r["impressions"] or 0, r["clicks"] or 0) for r in rows}
+    counted = {(r["segment"], r["creative_id"]): (r["impressions"] or 0, r["clicks"] or 0) for r in rows}
+    for row, totals in StreamTotalsStore(db).arm_totals(*slot).items():
+        impressions, clicks = counted.get(row, (0, 0))
+        counted[row] = (impressions + totals.impressions, clicks + totals.clicks)
+    return counted
 
 
 def _differences(slot, counted, logged, creative_ids) -> List[RowChange]:
