@@ -66,6 +66,13 @@ endpoint_snitch: SimpleSnitch
 commitlog_sync: periodic
 commitlog_sync_period_in_ms: 10000
 concurrent_compactors: 1
+# The impression writer sends one unlogged batch per slot and hour (up to 50 rows, about 20 KB).
+# At the default 5 KB threshold Cassandra logs a warning for every one of them.
+batch_size_warn_threshold_in_kb: 64
+# Memtables off the Java heap: with on-heap memtables this small heap fills after about 3,000 event
+# rows, so under load Cassandra flushed a memtable every two seconds and compacted without pause.
+memtable_allocation_type: offheap_objects
+memtable_offheap_space_in_mb: 512
 """
 
 # The bundled logback.xml logs at DEBUG: seven times the volume, and stack traces on shutdown.
