@@ -5,6 +5,7 @@ app with the Flask test client: GET a decision, click with the city's true rate,
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Dict, List
 
@@ -28,9 +29,15 @@ def simulate_visitors(client, runtime, tenant, slot_id: str, visitors: int, seed
     world = demo_world()
     rng = np.random.default_rng(seed)
     run = SimulatedRun()
+    previous = None
     for _ in range(visitors):
         city = world.sample_city(rng)
         customer = f"c-{int(rng.integers(customers)):03d}"
+        if customer == previous:
+            # The event log keeps millisecond times: two visits of one customer in the same
+            # millisecond would leave "the latest visit" undecided. Keep them apart.
+            time.sleep(0.002)
+        previous = customer
         answer = client.get(f"/slot/{slot_id}/creative", headers=tenant.headers,
                             query_string={"platform": "web", "city": city, "customer_id": customer})
         assert answer.status_code == 200, answer.get_data(as_text=True)

@@ -13,8 +13,12 @@ posteriors refreshed every 30-60 visitors, like the service's 0.2 s refresh at t
   and therefore fixes the policy's seed, which a live service does not allow). Two dense cities
   stalling together was never seen (per-city rate p ~ 0.03, so about 3 p^2 ~ 0.3%). Hence: at
   least two of the three dense cities must show their favourite to more than half of their last
-  quarter, and none may do worse than a uniform split there (the stalled city's last quarter still
-  earned >= 1.2 x the uniform rate in the 60 runs where this was measured).
+  quarter. A stalled city can end slightly below a uniform split in its last quarter when the
+  posteriors lag further behind the visitors (impressions reach Cassandra up to 0.1 s after the
+  decision, then up to 0.2 s until the next refresh: about 90 visitors at this load): in 100
+  in-process runs with a 90-visitor lag the lowest last-quarter rate of a dense city was 0.94 x its
+  uniform rate, and one live run measured 0.86 x. So each dense city must keep at least 0.75 x the
+  uniform rate there: a city the policy drove onto its worst banners (0.5 x or less) fails.
 - Clicks were at least 9.4 standard deviations above the uniform-split expectation in every run;
   under a uniform split the standard deviation is at most sqrt(expected clicks) (~15 of ~228), so
   "more than 4 sigma above" fails by chance with probability ~3e-5 for a policy that learned nothing
@@ -57,7 +61,7 @@ def test_http_simulation_learns_each_dense_citys_favourite(server, make_tenant, 
         shown = report.shown[city]
         late = shown[len(shown) - math.ceil(len(shown) / 4):]
         late_rate = sum(world.click_rates[city][creative] for creative in late) / len(late)
-        assert late_rate > world.uniform_rate(city), (city, late_rate, late_best)
+        assert late_rate >= 0.75 * world.uniform_rate(city), (city, late_rate, late_best)
     assert report.clicks > report.uniform_clicks + 4 * math.sqrt(report.uniform_clicks), report.format_table()
 
     # What the service stored agrees with what the visitors did: clicks are written before POST /click
