@@ -35,7 +35,8 @@ import click
 import requests
 from flask import Flask, jsonify
 
-from app.server import gunicorn_options, port_is_free, run
+from app.processes import port_in_use
+from app.server import gunicorn_options, run
 from app.settings import REPO_ROOT, Settings, SettingsError
 from app.wrk import PACING_LUA, PERCENTILES, WrkError, WrkResult, pacing_interval_ms, parse_paced, run_wrk
 
@@ -438,7 +439,7 @@ def _exit_on_sigterm(signum, frame) -> None:
 @click.argument("workers", type=click.IntRange(1, 64), required=False)
 def serve_app(app_uri: str, port: int, workers: Optional[int]) -> None:
     """Serve APP_URI through app.server.run, the settings `slotbandit serve` uses."""
-    if not port_is_free(HOST, port):
+    if port_in_use(port, HOST):
         raise click.ClickException(f"port {port} on {HOST} is already in use")
     run(app_uri, HOST, port, workers)
 

@@ -248,7 +248,7 @@ def serve(host: str, port: Optional[int], workers: Optional[int]) -> None:
     """Run the HTTP service under gunicorn (sync workers, JSON logs, /metrics summed over workers)."""
     from app.server import run
 
-    from app.server import port_is_free
+    from app.processes import port_in_use
 
     settings = _settings()
     try:
@@ -256,7 +256,7 @@ def serve(host: str, port: Optional[int], workers: Optional[int]) -> None:
     except SettingsError as error:
         raise CliError(str(error)) from None
     port = port or settings.port
-    if not port_is_free(host, port):
+    if port_in_use(port, host):
         raise CliError(f"port {port} on {host} is already in use: stop the other process or pass --port")
     run("app.wsgi:app", host, port, workers)
 

@@ -51,6 +51,13 @@ class Readers:
     counts: Any
     policy: Any
 
+    def stored_snapshot(self, tenant: str, platform: str, slot_id: str):
+        """As Runtime.stored_snapshot: counts and seeded priors read from storage now."""
+        from app.runtime import read_snapshot
+        from app.store.priors import PriorsStore
+
+        return read_snapshot(self.counts, PriorsStore(self.db), tenant, platform, slot_id)
+
 
 def _readers(tenant: str) -> Readers:
     import numpy as np

@@ -8,7 +8,6 @@ import numpy as np
 from app.errors import NotFound
 from app.runtime import Runtime
 from app.store import SlotConfig
-from app.store.priors import PriorsStore
 from bandit import GLOBAL, ArmCounts, SlotSnapshot, choice_probabilities, posteriors_for
 from bandit.holdout import HOLDOUT
 from bandit.lift import lift_over_holdout
@@ -20,8 +19,7 @@ P_BEST_DRAWS = 20_000
 def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Optional[str]) -> Dict[str, Any]:
     slot = _slot(rt, tenant, platform, slot_id)
     # Stats read storage directly (not the decision cache) so they show every write that has landed.
-    snapshot = SlotSnapshot(segments=rt.counts.read_slot(tenant, platform, slot_id),
-                            priors=PriorsStore(rt.db).read_slot(tenant, platform, slot_id))
+    snapshot = rt.stored_snapshot(tenant, platform, slot_id)
     if city is not None:
         segments = [GLOBAL, f"city:{city}"]
     else:

@@ -45,12 +45,10 @@ class Runtime:
             metrics.CACHE_REFRESH_ERRORS.labels(cache_name).inc()
 
         versions = iter(range(1, 1 << 62))
-
         priors = PriorsStore(db)
 
         def load_snapshot(key: SlotKey) -> SlotSnapshot:
-            return SlotSnapshot(segments=counts.read_slot(*key), version=next(versions),
-                                priors=priors.read_slot(*key))
+            return read_snapshot(counts, priors, *key, version=next(versions))
 
         publisher = None
         if settings.kafka_bootstrap_servers:  # Kafka mode: events are published, workers write them
@@ -82,11 +80,24 @@ class Runtime:
         return self.slots.get((tenant, platform, slot_id))
 
     def snapshot(self, tenant: str, platform: str, slot_id: str) -> SlotSnapshot:
+        """The slot's counts and priors as decisions see them (cached, refreshed in the background)."""
         return self.snapshots.get((tenant, platform, slot_id))
+
+    def stored_snapshot(self, tenant: str, platform: str, slot_id: str) -> SlotSnapshot:
+        """The slot's counts and priors read from storage now, for stats and exports that must show
+        every write that has landed."""
+        return read_snapshot(self.counts, PriorsStore(self.db), tenant, platform, slot_id)
 
     def close(self) -> None:
         self.writer.close()
         self.db.shutdown()
+
+
+def read_snapshot(counts: CountsStore, priors: PriorsStore, tenant: str, platform: str, slot_id: str,
+                  version: int = 0) -> SlotSnapshot:
+    """One slot's counts (counters plus stream totals) and seeded priors, read from storage."""
+    return SlotSnapshot(segments=counts.read_slot(tenant, platform, slot_id), version=version,
+                        priors=priors.read_slot(tenant, platform, slot_id))
 
 
 def runtime() -> Runtime:

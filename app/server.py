@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from typing import Any, Dict, Optional
@@ -58,16 +57,6 @@ class _Server(BaseApplication):
 
     def load(self):
         return import_app(self.app_uri)
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def run(app_uri: str, host: str, port: int, workers: Optional[int] = None) -> None:

@@ -29,7 +29,7 @@ def _load(rt: Runtime, tenant: str, platform: str, slot_id: str) -> Tuple[SlotCo
     slot = rt.catalog.load_slot(tenant, platform, slot_id)
     if slot is None:
         raise NotFound(f"unknown slot {slot_id!r} on platform {platform!r}", "unknown_slot")
-    return slot, SlotSnapshot(segments=rt.counts.read_slot(tenant, platform, slot_id))
+    return slot, rt.stored_snapshot(tenant, platform, slot_id)
 
 
 def best_per_segment(rt: Runtime, tenant: str, platform: str, slot_id: str, rank_by: str = "mean") -> Iterable[Best]:
