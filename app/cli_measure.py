@@ -10,6 +10,8 @@ from typing import Callable, Optional
 
 import click
 
+from app.cli import CliError, _connect, _settings
+
 PROGRESS_EVERY_S = 2.0
 
 
@@ -62,7 +64,6 @@ def ope(log_path: Path, spec: str, n_bootstrap: int, seed: int) -> None:
       slotbandit ope --log log.csv --policy most_popular
       slotbandit ope --log log.csv --policy thompson --bootstrap 2000 --seed 7
     """
-    from app.cli import CliError
     from app.ope_io import OpeInputError, load_log, parse_spec
     from bandit.ope import evaluate_policy
 
@@ -99,7 +100,6 @@ def _every(seconds: float, what: str) -> Callable[[int, int], None]:
 
 def _moment(value: Optional[str], name: str) -> Optional[datetime]:
     """An ISO 8601 moment in UTC (naive = UTC), or a one-line error."""
-    from app.cli import CliError
 
     if value is None:
         return None
@@ -136,8 +136,6 @@ def export_log(since: str, until: Optional[str], tenant: Optional[str], slot_id:
     The file feeds `slotbandit ope --log FILE` directly. Reads the event log of every slot in the
     `slots` table (or those selected), one partition per slot and hour.
     """
-    # app.cli imports this module at its end: import from it here, once it is complete.
-    from app.cli import CliError, _connect, _settings
     from app.propensity_log import ExportFilter, export
     from app.store.decision_log import DecisionLogStore
 
