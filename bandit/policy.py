@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -20,7 +21,10 @@ from bandit._validation import require_positive, require_positive_int
 from bandit.beta import ArmCounts, BetaPosterior
 from bandit.cache import LruCache
 from bandit.pooling import PoolingConfig, pooled_posterior, slot_prior_strength
-from bandit.thompson import ThompsonDraws, choice_probabilities
+from bandit.thompson import BlockChoices, ThompsonDraws, choice_probabilities
+
+if TYPE_CHECKING:
+    from bandit.revenue import RevenueTotals
 
 __all__ = [
     "GLOBAL",
@@ -57,6 +61,9 @@ class SlotSnapshot:
     # Seeded priors {segment: {creative_id: BetaPosterior}} (see bandit.priors); empty = Beta(1, 1)
     # slot-wide and pooling toward the slot-wide posterior in leaves.
     priors: Mapping[str, Mapping[str, BetaPosterior]] = field(default_factory=dict)
+    # Attributed purchases of revenue slots {segment: {creative_id: RevenueTotals}} (see
+    # bandit.revenue); impressions and clicks stay in segments.
+    revenue: Mapping[str, Mapping[str, RevenueTotals]] = field(default_factory=dict)
     # Unique per snapshot object in this process; unlike id(), never reused.
     _serial: int = field(init=False, repr=False, compare=False, default=0)
 
@@ -75,6 +82,12 @@ class SlotSnapshot:
     def prior(self, segment: str, creative_id: str) -> BetaPosterior | None:
         """The seeded prior of a creative in a segment, or None."""
         return self.priors.get(segment, {}).get(creative_id)
+
+    def revenue_totals(self, segment: str, creative_id: str) -> RevenueTotals:
+        """Revenue totals of a creative in a segment; zero totals when absent."""
+        from bandit.revenue import RevenueTotals
+
+        return self.revenue.get(segment, {}).get(creative_id) or RevenueTotals()
 
 
 @dataclass(frozen=True)
@@ -178,7 +191,10 @@ class ThompsonPolicy:
         A creative that won none of the Monte Carlo draws gets 1 / (2 n_draws)
         instead of 0, so inverse-propensity weights stay finite.
         """
-        arms = self._lookup(snapshot, segment, creative_ids)
+        return self._decision(self._lookup(snapshot, segment, creative_ids))
+
+    def _decision(self, arms: _Arms) -> Decision:
+        """The next cached choice of arms, with its floored propensity."""
         index = arms.draws.next(self._rng)
         floor = 0.5 / self._config.propensity_draws
         propensity = max(float(arms.probabilities[index]), floor)
@@ -192,34 +208,58 @@ class ThompsonPolicy:
         return arms.segment, arms.probabilities
 
     def _lookup(
-        self, snapshot: SlotSnapshot, segment: str | None, creative_ids: Sequence[str]
+        self,
+        snapshot: SlotSnapshot,
+        segment: str | None,
+        creative_ids: Sequence[str],
+        extra: tuple = (),
     ) -> _Arms:
-        """The cached arms for (version, snapshot, segment used, creatives), computed once."""
+        """The cached arms for (version, snapshot, segment used, creatives, extra), computed once.
+
+        extra holds whatever else the arms depend on (a subclass's per-creative inputs).
+        """
         ids = tuple(creative_ids)
         if not ids:
             raise ValueError("creative_ids must hold at least one creative, but none is given")
         used = _segment_used(snapshot, segment)
-        key = (snapshot.version, snapshot._serial, used, ids)
+        key = (snapshot.version, snapshot._serial, used, ids, extra)
         arms = self._arms.get(key)
         if arms is None:
-            arms = self._arms.setdefault(key, self._compute_arms(snapshot, used, ids))
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"creative_ids must be distinct, but {list(ids)} is given")
+            arms = self._arms.setdefault(key, self._compute_arms(snapshot, used, ids, extra))
         return arms
 
-    def _compute_arms(self, snapshot: SlotSnapshot, used: str, ids: tuple[str, ...]) -> _Arms:
+    def _compute_arms(
+        self, snapshot: SlotSnapshot, used: str, ids: tuple[str, ...], extra: tuple
+    ) -> _Arms:
         """Posteriors and their Monte Carlo choice probabilities: the expensive part."""
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"creative_ids must be distinct, but {list(ids)} is given")
-        strength = None if used == GLOBAL else self._strength(snapshot, segment_family(used))
-        posteriors = _posteriors(snapshot, used, ids, self._config, strength)
+        posteriors = self._click_posteriors(snapshot, used, ids)
         alphas = np.array([p.alpha for p in posteriors])
         betas = np.array([p.beta for p in posteriors])
         probabilities = self._choice_probabilities(alphas, betas)
         for shared in (alphas, betas):
             shared.setflags(write=False)
-        return _Arms(used, ids, alphas, betas, probabilities, ThompsonDraws(alphas, betas, DRAW_BLOCK))
+        return _Arms(used, ids, probabilities, ThompsonDraws(alphas, betas, DRAW_BLOCK))
+
+    def _click_posteriors(
+        self, snapshot: SlotSnapshot, used: str, ids: Sequence[str]
+    ) -> list[BetaPosterior]:
+        """_posteriors with the family strength of the leaf cached per snapshot."""
+        strength = None if used == GLOBAL else self._strength(snapshot, segment_family(used))
+        return _posteriors(snapshot, used, ids, self._config, strength)
 
     def _choice_probabilities(self, alphas: np.ndarray, betas: np.ndarray) -> np.ndarray:
-        """choice_probabilities, run once per set of posteriors rounded to 4 significant digits.
+        """choice_probabilities of Beta posteriors, through _monte_carlo."""
+        n_draws = self._config.propensity_draws
+        return self._monte_carlo(
+            (alphas, betas), lambda: choice_probabilities(alphas, betas, self._rng, n_draws)
+        )
+
+    def _monte_carlo(
+        self, parameters: Sequence[np.ndarray], compute: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """compute(), run once per set of posterior parameters rounded to 4 significant digits.
 
         Every refresh makes a new snapshot, and the slot-wide means shift a little with each
         impression, so the pooled posteriors of a quiet city change by tiny amounts. A relative
@@ -227,22 +267,26 @@ class ThompsonPolicy:
         Carlo error (<= 0.005), so such posteriors share one estimate. Without this, a slot with
         hundreds of active cities would rerun the Monte Carlo for every city after every refresh.
         """
-        key = (_rounded(alphas), _rounded(betas))
+        key = tuple(_rounded(values) for values in parameters)
         probabilities = self._probabilities.get(key)
         if probabilities is None:
-            computed = choice_probabilities(alphas, betas, self._rng, self._config.propensity_draws)
+            computed = compute()
             computed.setflags(write=False)
             probabilities = self._probabilities.setdefault(key, computed)
         return probabilities
 
-    def _strength(self, snapshot: SlotSnapshot, family: str) -> float:
-        """family_prior_strength, computed once per snapshot and family."""
-        key = (snapshot.version, snapshot._serial, family)
+    def _strength(self, snapshot: SlotSnapshot, family: str, factor: str = "click") -> float:
+        """_family_strength, computed once per snapshot, family and factor."""
+        key = (snapshot.version, snapshot._serial, family, factor)
         strength = self._strengths.get(key)
         if strength is None:
-            computed = family_prior_strength(snapshot, family, self._config.pooling)
+            computed = self._family_strength(snapshot, family, factor)
             strength = self._strengths.setdefault(key, computed)
         return strength
+
+    def _family_strength(self, snapshot: SlotSnapshot, family: str, factor: str) -> float:
+        """Pooling strength of a family's leaves: family_prior_strength of the click counts."""
+        return family_prior_strength(snapshot, family, self._config.pooling)
 
 
 def _rounded(values: np.ndarray) -> tuple[float, ...]:
@@ -256,10 +300,8 @@ class _Arms:
 
     segment: str
     creative_ids: tuple[str, ...]
-    alphas: np.ndarray
-    betas: np.ndarray
     probabilities: np.ndarray
-    draws: ThompsonDraws
+    draws: BlockChoices
 
 
 def _segment_used(snapshot: SlotSnapshot, segment: str | None) -> str:

@@ -13,12 +13,13 @@ off-policy estimators) and the probability that it is the best creative.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
 from bandit._validation import require_positive_int
 
-__all__ = ["ThompsonDraws", "choice_probabilities", "thompson_draw"]
+__all__ = ["BlockChoices", "ThompsonDraws", "choice_probabilities", "thompson_draw"]
 
 
 def thompson_draw(alphas: np.ndarray, betas: np.ndarray, rng: np.random.Generator) -> int:
@@ -30,34 +31,53 @@ def thompson_draw(alphas: np.ndarray, betas: np.ndarray, rng: np.random.Generato
     return int(np.argmax(rng.beta(alphas, betas)))
 
 
-class ThompsonDraws:
-    """Thompson choices for one set of posteriors, drawn a block at a time.
+class BlockChoices:
+    """Choices argmax_j v_j over fresh joint draws v of every arm, made a block at a time.
 
-    Each call of next() returns argmax_j theta_j for a fresh theta_j ~ Beta(alpha_j, beta_j),
-    exactly like thompson_draw; the draws are only made block_size rows at a time, one
-    vectorised call instead of one per decision (about 20 times cheaper per decision for
-    10 arms). Rows are used once, in order, so the choices stay independent. Safe to share
-    between threads.
+    draw_block(rng, n) returns an (n, K) matrix of independent draws (one row per round);
+    next() hands out the winner of one row at a time and draws a new block when the rows
+    are used up, one vectorised call instead of one per decision. Rows are used once, in
+    order, so the choices stay independent. Safe to share between threads.
     """
 
-    def __init__(self, alphas: np.ndarray, betas: np.ndarray, block_size: int = 256) -> None:
-        self._alphas, self._betas = _as_arms(alphas, betas)
+    def __init__(
+        self,
+        draw_block: Callable[[np.random.Generator, int], np.ndarray],
+        block_size: int = 256,
+    ) -> None:
         require_positive_int("block_size", block_size)
+        self._draw_block = draw_block
         self._block_size = block_size
         self._winners = np.empty(0, dtype=np.intp)
         self._position = 0
         self._lock = threading.Lock()
 
     def next(self, rng: np.random.Generator) -> int:
-        """The index of the arm with the largest draw of one fresh Thompson round."""
+        """The index of the arm with the largest draw of one fresh round."""
         with self._lock:
             if self._position >= self._winners.size:
-                draws = rng.beta(self._alphas, self._betas, size=(self._block_size, self._alphas.size))
-                self._winners = np.argmax(draws, axis=1)
+                self._winners = np.argmax(self._draw_block(rng, self._block_size), axis=1)
                 self._position = 0
             winner = self._winners[self._position]
             self._position += 1
         return int(winner)
+
+
+class ThompsonDraws(BlockChoices):
+    """Thompson choices for one set of Beta posteriors, drawn a block at a time.
+
+    Each call of next() returns argmax_j theta_j for a fresh theta_j ~ Beta(alpha_j, beta_j),
+    exactly like thompson_draw; the draws are only made block_size rows at a time (about
+    20 times cheaper per decision for 10 arms).
+    """
+
+    def __init__(self, alphas: np.ndarray, betas: np.ndarray, block_size: int = 256) -> None:
+        alphas, betas = _as_arms(alphas, betas)
+
+        def draw_block(rng: np.random.Generator, n: int) -> np.ndarray:
+            return rng.beta(alphas, betas, size=(n, alphas.size))
+
+        super().__init__(draw_block, block_size)
 
 
 def choice_probabilities(
