@@ -1,10 +1,13 @@
 """Apply the numbered CQL files in ``cql/`` (and any other CQL file) statement by statement.
 
-Every file is re-runnable (``IF NOT EXISTS``). Only ``${keyspace}`` and ``${replication}`` are
+Every file is re-runnable: tables are created ``IF NOT EXISTS``, and ``ALTER TABLE t ADD c type``
+is skipped when the column exists already (CQL has no ``IF NOT EXISTS`` there on every version).
+Only ``${keyspace}`` and ``${replication}`` are
 substituted, after ``Settings`` validated both; nothing else is built by string formatting.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable, Iterator, List
 
@@ -68,12 +71,28 @@ def render(path: Path, settings: Settings) -> List[str]:
     return split_statements(text)
 
 
+_ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+(\w+)\s", re.IGNORECASE)
+
+
 def run_file(session: Session, path: Path, settings: Settings) -> int:
-    """Execute every statement of one file; return how many ran."""
-    statements = render(path, settings)
-    for statement in statements:
+    """Execute every statement of one file (skipping columns already added); return how many ran."""
+    ran = 0
+    for statement in render(path, settings):
+        if _adds_existing_column(session, settings.keyspace, statement):
+            continue
         session.execute(statement, timeout=60)
-    return len(statements)
+        ran += 1
+    return ran
+
+
+def _adds_existing_column(session: Session, keyspace: str, statement: str) -> bool:
+    """True for ``ALTER TABLE t ADD c ...`` when t already has column c."""
+    match = _ADD_COLUMN.match(statement)
+    if match is None:
+        return False
+    session.cluster.refresh_table_metadata(keyspace, match.group(1))
+    table = session.cluster.metadata.keyspaces[keyspace].tables.get(match.group(1))
+    return table is not None and match.group(2).lower() in table.columns
 
 
 def apply_schema(settings: Settings, log: Callable[[str], None] = print) -> None:

@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ATTRIBUTION_WINDOW_S = 24 * 3600
 DEFAULT_HORIZON_S = 7 * 24 * 3600
+OBJECTIVES = ("clicks", "revenue")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ class Creative:
     payload: Any  # the parsed JSON payload (None when absent)
     active: bool
     cities: FrozenSet[str]  # empty = shown everywhere
+    offer_type: Optional[str] = None  # set on in-app offers; None on banners
+    price: Optional[float] = None
+
+    @property
+    def is_offer(self) -> bool:
+        return self.offer_type is not None or self.price is not None
 
     def eligible_in(self, city: Optional[str]) -> bool:
         """Active, and either unrestricted or restricted to a list that holds ``city``."""
@@ -61,7 +68,7 @@ class CatalogStore:
         if row is None:
             return None
         rows = self.db.execute(
-            "SELECT creative_id, image_url, payload, active, cities FROM creatives "
+            "SELECT creative_id, image_url, payload, active, cities, offer_type, price FROM creatives "
             "WHERE tenant = ? AND platform = ? AND slot_id = ?",
             (tenant, platform, slot_id),
         )
@@ -72,7 +79,7 @@ class CatalogStore:
             slot_id=slot_id,
             attribution_window_s=_positive(row["attribution_window_s"], DEFAULT_ATTRIBUTION_WINDOW_S),
             holdout_share=min(max(row["holdout_share"] or 0.0, 0.0), 1.0),
-            objective=row["objective"] or "clicks",
+            objective=_objective(row["objective"], tenant, slot_id),
             horizon_s=_positive(row["horizon_s"], DEFAULT_HORIZON_S),
             creatives=creatives,
         )
@@ -94,7 +101,19 @@ def _creative(row: Dict[str, Any], tenant: str, slot_id: str) -> Creative:
         payload=payload,
         active=row["active"] is not False,
         cities=frozenset(c.strip().lower() for c in (row["cities"] or ()) if c.strip()),
+        offer_type=row["offer_type"] or None,
+        price=row["price"] if row["price"] is not None and row["price"] >= 0 else None,
     )
+
+
+def _objective(value: Optional[str], tenant: str, slot_id: str) -> str:
+    """'clicks' or 'revenue'; null means clicks, and so does anything else (with a warning)."""
+    objective = (value or "clicks").strip().lower()
+    if objective not in OBJECTIVES:
+        log.warning("unknown slot objective, using clicks", extra={"tenant": tenant, "slot_id": slot_id,
+                                                                    "objective": value})
+        return "clicks"
+    return objective
 
 
 def _positive(value: Optional[int], default: int) -> int:

@@ -34,3 +34,14 @@ def test_schema_apply_is_rerunnable(settings, db):
 
 def _is_cassandra_2(db) -> bool:
     return db.session.execute("SELECT release_version FROM system.local").one()["release_version"].startswith("2.")
+
+
+@pytest.mark.integration
+def test_added_columns_are_skipped_on_a_second_run(settings, db):
+    logged = []
+    apply_schema(settings, log=logged.append)
+    # 011_offers.cql holds only ALTER TABLE ... ADD: on a schema that has them, nothing runs.
+    assert "applied 011_offers.cql (0 statements)" in logged
+    db.session.cluster.refresh_table_metadata(settings.keyspace, "creatives")
+    columns = db.session.cluster.metadata.keyspaces[settings.keyspace].tables["creatives"].columns
+    assert {"offer_type", "price"} <= set(columns)
