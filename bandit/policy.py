@@ -275,18 +275,14 @@ class ThompsonPolicy:
             probabilities = self._probabilities.setdefault(key, computed)
         return probabilities
 
-    def _strength(self, snapshot: SlotSnapshot, family: str, factor: str = "click") -> float:
-        """_family_strength, computed once per snapshot, family and factor."""
-        key = (snapshot.version, snapshot._serial, family, factor)
+    def _strength(self, snapshot: SlotSnapshot, family: str) -> float:
+        """family_prior_strength, computed once per snapshot and family."""
+        key = (snapshot.version, snapshot._serial, family)
         strength = self._strengths.get(key)
         if strength is None:
-            computed = self._family_strength(snapshot, family, factor)
+            computed = family_prior_strength(snapshot, family, self._config.pooling)
             strength = self._strengths.setdefault(key, computed)
         return strength
-
-    def _family_strength(self, snapshot: SlotSnapshot, family: str, factor: str) -> float:
-        """Pooling strength of a family's leaves: family_prior_strength of the click counts."""
-        return family_prior_strength(snapshot, family, self._config.pooling)
 
 
 def _rounded(values: np.ndarray) -> tuple[float, ...]:

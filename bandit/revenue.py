@@ -20,7 +20,9 @@ import numpy as np
 
 from bandit._validation import require_positive, require_probability_level
 from bandit.beta import ArmCounts, BetaPosterior
+from bandit.cache import LruCache
 from bandit.policy import (
+    CACHE_ENTRIES,
     GLOBAL,
     Decision,
     SlotSnapshot,
@@ -28,7 +30,6 @@ from bandit.policy import (
     ThompsonPolicy,
     _Arms,
     _segment_used,
-    family_prior_strength,
     posteriors_for,
     segment_family,
 )
@@ -156,33 +157,29 @@ def _win_frequencies(values: np.ndarray) -> np.ndarray:
 def factor_strength(
     snapshot: SlotSnapshot, family: str, factor: str, config: RevenueConfig
 ) -> float:
-    """Pooling strength of one factor over the leaves of a family (bandit.pooling).
+    """Pooling strength of the purchase or refund factor over the leaves of a family.
 
-    click: family_prior_strength of the click counts, as ThompsonPolicy.
-    purchase: slot_prior_strength of (clicks, purchases) per leaf and creative.
-    refund: slot_prior_strength of (purchases, refunds) per leaf and creative.
-    Fractional credit is rounded to whole counts: the strength is a moment estimate of how
-    alike the leaves are, which half a purchase does not change.
+    slot_prior_strength (bandit.pooling) of (clicks, purchases) per leaf and offer for the
+    purchase factor, of (purchases, refunds) for the refund factor: one strength per family
+    and factor, as ThompsonPolicy has one per family for clicks. Fractional credit is rounded
+    to whole counts: the strength is a moment estimate of how alike the leaves are, which
+    half a purchase does not change.
     """
-    pooling = config.thompson.pooling
-    if factor == "click":
-        return family_prior_strength(snapshot, family, pooling)
     leaves = [s for s in snapshot.segments if s != GLOBAL and segment_family(s) == family]
     creative_ids = dict.fromkeys(c for leaf in leaves for c in snapshot.segments[leaf])
-    trials_of = {
-        "purchase": lambda counts, totals: (counts.clamped().clicks, totals.purchases),
-        "refund": lambda counts, totals: (round(totals.purchases), totals.refunds),
-    }[factor]
     by_creative = {}
     for creative_id in creative_ids:
         rows = []
         for leaf in leaves:
-            trials, successes = trials_of(
-                snapshot.counts(leaf, creative_id), snapshot.revenue_totals(leaf, creative_id)
-            )
+            counts = snapshot.counts(leaf, creative_id).clamped()
+            totals = snapshot.revenue_totals(leaf, creative_id)
+            if factor == "purchase":
+                trials, successes = counts.clicks, totals.purchases
+            else:
+                trials, successes = round(totals.purchases), totals.refunds
             rows.append(ArmCounts(int(trials), min(round(successes), int(trials))))
         by_creative[creative_id] = rows
-    return slot_prior_strength(by_creative, pooling)
+    return slot_prior_strength(by_creative, config.thompson.pooling)
 
 
 def offer_posteriors(
@@ -198,7 +195,7 @@ def offer_posteriors(
 
     Slot-wide: each prior updated with the global counts and totals. Leaf: purchase and
     refund rates pooled toward the slot-wide posterior with strength["purchase"] and
-    strength["refund"] (pooled_beta); the amount starts from pooled_normal_gamma of the
+    strength["refund"], each capped by that posterior's own alpha + beta (pooled_beta); the amount starts from pooled_normal_gamma of the
     slot-wide posterior and adds the leaf's purchases. click is given (ThompsonPolicy's
     posteriors, seeded priors and pooling included).
     """
@@ -218,13 +215,23 @@ def offer_posteriors(
             continue
         counts = snapshot.counts(used, creative_id).clamped()
         totals = snapshot.revenue_totals(used, creative_id)
-        purchase.append(
-            pooled_beta(totals.purchases, counts.clicks, g_purchase, strength["purchase"])
-        )
-        refund.append(pooled_beta(totals.refunds, totals.purchases, g_refund, strength["refund"]))
+        s_purchase = _capped(g_purchase, strength["purchase"])
+        s_refund = _capped(g_refund, strength["refund"])
+        purchase.append(pooled_beta(totals.purchases, counts.clicks, g_purchase, s_purchase))
+        refund.append(pooled_beta(totals.refunds, totals.purchases, g_refund, s_refund))
         leaf_prior = pooled_normal_gamma(g_amount, config.amount_pooling_strength)
         amount.append(leaf_prior.updated(totals.purchases, totals.gross, totals.gross_sq))
     return OfferPosteriors(tuple(click), tuple(purchase), tuple(refund), tuple(amount))
+
+
+def _capped(parent: BetaPosterior, strength: float) -> float:
+    """The pooling strength, at most parent alpha + beta.
+
+    A leaf never trusts the slot-wide rate more than the slot-wide posterior trusts itself:
+    purchases are rare, and an offer with 10 clicks slot-wide must not hold a leaf at its
+    slot-wide rate with the weight of 30 clicks.
+    """
+    return min(strength, parent.alpha + parent.beta)
 
 
 def _beta_updated(prior: tuple[float, float], successes: float, trials: float) -> BetaPosterior:
@@ -272,6 +279,7 @@ class RevenuePolicy(ThompsonPolicy):
             raise TypeError(f"config must be a RevenueConfig, but {config!r} is given")
         super().__init__(config.thompson, rng)
         self._revenue_config = config
+        self._factor_strengths: LruCache[float] = LruCache(CACHE_ENTRIES)
 
     @property
     def revenue_config(self) -> RevenueConfig:
@@ -318,12 +326,18 @@ class RevenuePolicy(ThompsonPolicy):
         strength = {}
         if used != GLOBAL:
             family = segment_family(used)
-            strength = {f: self._strength(snapshot, family, f) for f in ("purchase", "refund")}
+            strength = {f: self._factor_strength(snapshot, family, f) for f in ("purchase", "refund")}
         click = self._click_posteriors(snapshot, used, ids)
         return offer_posteriors(snapshot, used, ids, prices, self._revenue_config, click, strength)
 
-    def _family_strength(self, snapshot: SlotSnapshot, family: str, factor: str) -> float:
-        return factor_strength(snapshot, family, factor, self._revenue_config)
+    def _factor_strength(self, snapshot: SlotSnapshot, family: str, factor: str) -> float:
+        """factor_strength, computed once per snapshot, family and factor."""
+        key = (snapshot.version, snapshot._serial, family, factor)
+        strength = self._factor_strengths.get(key)
+        if strength is None:
+            computed = factor_strength(snapshot, family, factor, self._revenue_config)
+            strength = self._factor_strengths.setdefault(key, computed)
+        return strength
 
 
 def _price_key(creative_ids: Sequence[str], prices: Prices | None) -> tuple[float | None, ...]:
