@@ -13,19 +13,21 @@ it is never incremented twice.
 """
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Tuple
 
 from cassandra import OperationTimedOut, WriteTimeout
 
-from app import metrics
+from app import attributing, metrics
 from app.errors import BadRequest, Gone, NotFound, StorageUnavailable
 from app.runtime import Runtime
 from app.store import CountDelta, Event
 from app.decision_ids import DecisionToken
 from bandit import GLOBAL
 
+log = logging.getLogger(__name__)
 CLAIM_GRACE_S = 24 * 3600  # claims outlive the attribution window by a day
 
 
@@ -48,8 +50,18 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
     if not rt.events.claim_click(tenant, token.nonce, ttl_s, now):
         metrics.CLICKS.labels("duplicate").inc()
         return 200, {"status": "duplicate"}
+    customer_id = customer_id or token.customer_id
+    revenue_customer = customer_id if attributing.is_revenue_slot(slot) else None
+    if revenue_customer:
+        try:
+            attributing.record_click(rt, token, decision_id, revenue_customer, slot, now)
+        except Exception:
+            _release(rt, tenant, token)
+            raise
     if rt.publisher is not None:  # Kafka mode: a stream worker writes the event and the counts
-        return _publish_click(rt, token, _click_event(token, decision_id, now, customer_id), ttl_s)
+        answer = _publish_click(rt, token, _click_event(token, decision_id, now, customer_id), ttl_s)
+        _attribute(rt, tenant, revenue_customer)
+        return answer
     try:
         _insert_idempotent(rt, _click_event(token, decision_id, now, customer_id))
     except Exception:
@@ -66,7 +78,20 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
         raise
     rt.events.mark_counted(tenant, token.nonce, ttl_s)
     metrics.CLICKS.labels("accepted").inc()
+    _attribute(rt, tenant, revenue_customer)
     return 202, {"status": "accepted"}
+
+
+def _attribute(rt: Runtime, tenant: str, customer_id: Optional[str]) -> None:
+    """Join payments that arrived before this click (rare: events out of order). The click itself is
+    counted already, so a failure here is logged, not answered: the customer's next payment redoes it."""
+    if not customer_id:
+        return
+    try:
+        attributing.update_customer(rt, tenant, customer_id)
+    except Exception as error:  # noqa: BLE001 - the click is stored; say so in the log
+        metrics.ATTRIBUTION_ERRORS.inc()
+        log.warning("attribution after a click failed: %s", error, extra={"tenant": tenant})
 
 
 def _publish_click(rt: Runtime, token: DecisionToken, event: Event, ttl_s: int) -> Tuple[int, Dict[str, str]]:

@@ -17,6 +17,7 @@ from bandit import GLOBAL, Decision
 from bandit.holdout import HOLDOUT, in_holdout, uniform_choice
 
 POLICY = "thompson"
+REVENUE = "revenue"
 _HOLDOUT_RNG = np.random.default_rng()  # per-request holdout draws and uniform picks (thread-safe)
 
 
@@ -70,16 +71,19 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
     # A holdout impression (and its click) also counts in the 'holdout' row, which never decides.
     segments = req.count_segments() + ([HOLDOUT] if policy == HOLDOUT else [])
     token = DecisionToken(req.tenant, req.platform, req.slot_id, creative.creative_id, tuple(segments), issued_ms,
-                          DecisionToken.new_nonce(), req.city, req.referrer)
+                          DecisionToken.new_nonce(), req.city, req.referrer,
+                          req.customer_id if slot.objective == REVENUE else None)
     decision_id = rt.signer.sign(token)
     _queue_impression(rt, req, token, decision_id, choice.segment, choice.propensity, policy)
     metrics.DECISIONS.labels(policy).inc()
+    shown = {"creative_id": creative.creative_id, "image_url": creative.image_url, "payload": creative.payload}
+    if creative.is_offer:
+        shown.update(offer_type=creative.offer_type, price=creative.price)
     return {
         "decision_id": decision_id,
         "slot_id": req.slot_id,
         "platform": req.platform,
-        "creative": {"creative_id": creative.creative_id, "image_url": creative.image_url,
-                     "payload": creative.payload},
+        "creative": shown,
         "segment": choice.segment,
         "policy": policy,
         "propensity": round(float(choice.propensity), 6),

@@ -31,6 +31,7 @@ class DecisionToken:
     nonce: str  # 96 random bits, unique per decision
     city: Optional[str] = None
     referrer: Optional[str] = None
+    customer_id: Optional[str] = None  # signed only when the request named one
 
     @staticmethod
     def new_nonce() -> str:
@@ -44,6 +45,8 @@ class DecisionSigner:
     def sign(self, token: DecisionToken) -> str:
         fields = [token.tenant, token.platform, token.slot_id, token.creative_id, list(token.segments),
                   token.issued_ms, token.nonce, token.city, token.referrer]
+        if token.customer_id is not None:
+            fields.append(token.customer_id)
         payload = _b64encode(json.dumps(fields, separators=(",", ":")).encode())
         return f"{VERSION}.{payload}.{self._signature(payload)}"
 
@@ -82,9 +85,11 @@ def _split(decision_id: str) -> Optional[Tuple[str, str]]:
 def _token(payload: str) -> Optional[DecisionToken]:
     try:
         fields = json.loads(_b64decode(payload))
-        tenant, platform, slot_id, creative_id, segments, issued_ms, nonce, city, referrer = fields
+        tenant, platform, slot_id, creative_id, segments, issued_ms, nonce, city, referrer, *rest = fields
+        if len(rest) > 1:
+            return None
         return DecisionToken(tenant, platform, slot_id, creative_id, tuple(segments), int(issued_ms), nonce,
-                             city, referrer)
+                             city, referrer, *rest)
     except (ValueError, TypeError):  # of another shape: treat as unknown
         return None
 

@@ -11,16 +11,19 @@ For the valid events of a call:
    the winner is still writing (the rewrite is harmless) or an earlier call failed half-way (503)
    and this resend completes its work. It still counts as a duplicate: the id was claimed before.
 
+5. Payments (purchase, refund, cancellation) move the revenue labels of the customer's clicked
+   decisions (app/attributing.py), before the claims are marked ``stored``.
+
 When storage fails, the call answers 503 and its claims stay pending: the client's retry of the
 same events completes them. A later event with an id already claimed changes nothing stored.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
-from app import metrics
-from app.event_input import CustomerEvent, event_array, parse_all
+from app import attributing, metrics
+from app.event_input import MONEY_EVENTS, CustomerEvent, event_array, parse_all
 from app.runtime import Runtime
 from app.store.customers import CustomerStore
 
@@ -35,7 +38,12 @@ def ingest(rt: Runtime, store: CustomerStore, tenant: str, body: Any) -> Dict[st
 
     valid, rejected = parse_all(tenant, items, decision_ok)
     fresh, duplicates = _first_of_each_id([event for _, event in valid])
-    accepted = store_new(store, fresh)
+
+    def attribute(written: List[CustomerEvent]) -> None:
+        payers = {event.customer_id for event in written if event.event in MONEY_EVENTS}
+        metrics.LABELS_CHANGED.inc(attributing.update_customers(rt, tenant, payers))
+
+    accepted = store_new(store, fresh, after_write=attribute)
     duplicates += len(fresh) - accepted
     metrics.EVENTS.labels("accepted").inc(accepted)
     metrics.EVENTS.labels("duplicate").inc(duplicates)
@@ -43,8 +51,12 @@ def ingest(rt: Runtime, store: CustomerStore, tenant: str, body: Any) -> Dict[st
     return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
 
 
-def store_new(store: CustomerStore, events: List[CustomerEvent]) -> int:
-    """Store the events whose ids are new (or pending from a failed call); return how many were new."""
+def store_new(store: CustomerStore, events: List[CustomerEvent],
+              after_write: Optional[Callable[[List[CustomerEvent]], None]] = None) -> int:
+    """Store the events whose ids are new (or pending from a failed call); return how many were new.
+
+    ``after_write`` runs on the written events before their claims are marked stored, so when it
+    fails the claims stay pending and the client's retry of the same events runs it again."""
     if not events:
         return 0
     now = datetime.now(timezone.utc)
@@ -52,6 +64,8 @@ def store_new(store: CustomerStore, events: List[CustomerEvent]) -> int:
     to_write = [event for event, claim in zip(events, claims)
                 if claim.won or (claim.state == "pending" and claim.fingerprint == event.fingerprint)]
     store.write(to_write, now)
+    if after_write is not None:
+        after_write(to_write)
     store.mark_stored(to_write)
     return sum(1 for claim in claims if claim.won)
 

@@ -26,6 +26,9 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 EVENTS = Counter("slotbandit_events_total", "Events of POST /events by result", ["result"])
+LABELS_CHANGED = Counter("slotbandit_revenue_labels_changed_total", "Revenue labels of decisions written anew")
+ATTRIBUTION_ERRORS = Counter("slotbandit_attribution_errors_total",
+                             "Attributions after a click that failed (redone at the customer's next payment)")
 ERRORS = Counter("slotbandit_errors_total", "Error answers by HTTP status and code", ["status", "code"])
 
 

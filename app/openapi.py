@@ -46,7 +46,11 @@ SCHEMAS: Dict[str, Any] = {
             "platform": {"type": "string"},
             "creative": {"type": "object", "required": ["creative_id", "image_url", "payload"],
                          "properties": {"creative_id": {"type": "string"}, "image_url": STRING_OR_NULL,
-                                        "payload": {"nullable": True, "description": "The creative's JSON payload"}}},
+                                        "payload": {"nullable": True, "description": "The creative's JSON payload"},
+                                        "offer_type": {"type": "string", "nullable": True,
+                                                       "description": "Offers only: the kind of offer"},
+                                        "price": {"type": "number", "nullable": True, "minimum": 0,
+                                                  "description": "Offers only: the offer's price"}}},
             "segment": {"type": "string",
                         "description": "Posterior that decided: global, city:<c>, segment:<s>; holdout for a "
                                        "uniform pick of the slot's holdout group"},

@@ -153,6 +153,13 @@ class CustomerStore:
         return [self.db.execute_async(cql, (tenant, customer_id, month, start, end))
                 for month in months_between(start, end)]
 
+    def payments_between(self, tenant: str, customer_id: str, start: datetime, end: datetime) -> List[Dict[str, Any]]:
+        """The customer's purchases, refunds and cancellations with time in (start, end]."""
+        cql = ("SELECT event_id, event, event_time, txn_amount, sku FROM customer_payments WHERE tenant = ? "
+               "AND customer_id = ? AND month = ? AND event_time > ? AND event_time <= ?")
+        return rows_of([self.db.execute_async(cql, (tenant, customer_id, month, start, end))
+                        for month in months_between(start, end)])
+
     def session_games_async(self, tenant: str, customer_id: str, session_id: str):
         return self.db.execute_async(
             "SELECT event_time, won FROM customer_session_games WHERE tenant = ? AND customer_id = ? "

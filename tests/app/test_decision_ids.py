@@ -25,3 +25,13 @@ def test_other_secret_and_garbage_are_refused():
     assert DecisionSigner(b"another-secret-value").verify(signer.sign(TOKEN)) is None
     for garbage in ("", "v1", "v1..", "v2.a.b", "v1.a.b.c", "x" * 5000, "v1.%%%.###"):
         assert signer.verify(garbage) is None
+
+
+def test_a_revenue_decision_signs_its_customer_and_older_ids_still_read():
+    from app.decision_ids import DecisionSigner, DecisionToken
+
+    signer = DecisionSigner(b"k" * 32)
+    plain = DecisionToken("t", "web", "s", "a", ("global",), 1, "n")
+    with_customer = DecisionToken("t", "web", "s", "a", ("global",), 1, "n", customer_id="u1")
+    assert signer.verify(signer.sign(plain)) == plain
+    assert signer.verify(signer.sign(with_customer)).customer_id == "u1"
