@@ -310,6 +310,7 @@ def _register_commands() -> None:
     for command in (kafka_group, worker, seed_priors, export_events_command, backfill, ope, export_log, report,
                     export_segments, attribute_command):
         main.add_command(command)
+    from app.cli_game import simulate_game; main.add_command(simulate_game)  # noqa: E702
 
 
 if __name__ == "__main__":

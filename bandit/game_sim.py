@@ -71,7 +71,8 @@ class GameResult:
         shown = self.shown.get(segment, {})
         return max(shown, key=shown.get) if shown else "-"
 
-    def _add(self, table: dict, segment: str, amount: float) -> None:
+    def add(self, table: dict, segment: str, amount: float) -> None:
+        """Add amount to one segment's entry of one of the tables above."""
         table[segment] = table.get(segment, 0) + amount
 
 
@@ -90,30 +91,32 @@ class GameComparison:
         return self.results[policy].net() / self.results[baseline].net() - 1.0
 
     def format_table(self) -> str:
-        """One line per policy: impressions, clicks, purchases, refunds, net overall and per segment."""
-        names = [s.split(":", 1)[1] for s in self.segments]
-        header = f"{'policy':<9}{'shown':>8}{'clicks':>8}{'buys':>6}{'refunded':>10}{'net':>10}" + "".join(
-            f"{name:>12}" for name in names
-        )
-        lines = [
-            f"{self.customers} players, {self.days:g} days, seed {self.seed}: net revenue = purchases - refunds",
-            header,
-            "-" * len(header),
-        ]
-        for name, result in self.results.items():
+        """One line per policy (shown, clicks, purchases, refunded, net overall and per segment)."""
+        names = [_level(segment) for segment in self.segments]
+        header = f"{'policy':<9}{'shown':>8}{'clicks':>8}{'buys':>6}{'refunded':>10}{'net':>10}"
+        header += "".join(f"{name:>12}" for name in names)
+        title = f"{self.customers} players, {self.days:g} days, seed {self.seed}"
+        lines = [f"{title}: net revenue = purchases - refunds", header, "-" * len(header)]
+        for name, r in self.results.items():
             lines.append(
-                f"{name:<9}{int(result.total(result.impressions)):>8}{int(result.total(result.clicks)):>8}"
-                f"{int(result.total(result.purchases)):>6}{result.total(result.refunded):>10.2f}{result.net():>10.2f}"
-                + "".join(f"{result.net(s):>12.2f}" for s in self.segments)
+                f"{name:<9}{int(r.total(r.impressions)):>8}{int(r.total(r.clicks)):>8}"
+                f"{int(r.total(r.purchases)):>6}{r.total(r.refunded):>10.2f}{r.net():>10.2f}"
+                + "".join(f"{r.net(segment):>12.2f}" for segment in self.segments)
             )
         lines.append("most shown offer per segment:")
-        for name, result in self.results.items():
-            tops = ", ".join(f"{s.split(':', 1)[1]} {result.top_offer(s)}" for s in self.segments)
+        for name, r in self.results.items():
+            tops = ", ".join(f"{_level(s)} {r.top_offer(s)}" for s in self.segments)
             lines.append(f"  {name:<9}{tops}")
         if "revenue" in self.results:
             for baseline in (p for p in self.results if p != "revenue"):
-                lines.append(f"revenue policy vs {baseline}: {self.margin('revenue', baseline):+.1%} net revenue")
+                margin = self.margin("revenue", baseline)
+                lines.append(f"revenue policy vs {baseline}: {margin:+.1%} net revenue")
         return "\n".join(lines)
+
+
+def _level(segment: str) -> str:
+    """"segment:whale" -> "whale"."""
+    return segment.split(":", 1)[1]
 
 
 def compare_policies(
@@ -179,7 +182,8 @@ class _Observed:
     def snapshot(self, now: float, version: int) -> SlotSnapshot:
         """Counts and the revenue totals of the labels as attributed at now."""
         for customer in self.changed:
-            self.labels[customer] = attribute(self.clicks.get(customer, []), self.payments.get(customer, []), now)
+            clicks, payments = self.clicks.get(customer, []), self.payments.get(customer, [])
+            self.labels[customer] = attribute(clicks, payments, now)
         self.changed.clear()
         revenue: dict[str, dict[str, RevenueTotals]] = {}
         for labels in self.labels.values():
@@ -214,15 +218,17 @@ def run_game(
     result = GameResult(name)
     observed = _Observed()
     pending: list[tuple[float, str, int, Payment]] = []  # heap of payments not yet made
-    snapshot, next_refresh, version = SlotSnapshot({}), 0.0, 0
+    snapshot, next_refresh, version, next_day = SlotSnapshot({}), 0.0, 0, 0.0
     for number, visit in enumerate(visits):
         if visit.time >= next_refresh:
             _arrive(pending, visit.time, observed)
             version += 1
             snapshot = observed.snapshot(visit.time, version)
             next_refresh = (visit.time // refresh_s + 1) * refresh_s
-            if progress and version % round(DAY_S / refresh_s) == 0:
-                progress(f"  {name}: day {visit.time / DAY_S:.0f} of {days:g}, {number} visits")
+        if progress and visit.time >= next_day:
+            day = next_day / DAY_S + 1
+            progress(f"  {name}: day {day:.0f} of {days:g}, {number} visits so far")
+            next_day += DAY_S
         player = players[visit.customer]
         segment = player.segment
         offer = chooser(snapshot, segment)
@@ -230,12 +236,13 @@ def run_game(
         outcome = world.outcome(player, offer, visit, decision)
         observed.count(segment, offer, outcome.clicked)
         observed.placed[decision] = (segment, offer)
-        result._add(result.impressions, segment, 1)
+        result.add(result.impressions, segment, 1)
         result.shown.setdefault(segment, {}).setdefault(offer, 0)
         result.shown[segment][offer] += 1
         if outcome.clicked:
-            result._add(result.clicks, segment, 1)
-            observed.clicks.setdefault(visit.customer, []).append(Click(decision, visit.time, visit.time + 30.0, horizon))
+            result.add(result.clicks, segment, 1)
+            click = Click(decision, visit.time, visit.time + 30.0, horizon)
+            observed.clicks.setdefault(visit.customer, []).append(click)
             observed.changed.add(visit.customer)
         for payment in outcome.payments:
             if payment.time < end:
@@ -255,7 +262,7 @@ def _arrive(pending: list, now: float, observed: _Observed) -> None:
 def _score(result: GameResult, segment: str, payment: Payment) -> None:
     """Add a payment to the result (ground truth, whatever attribution makes of it)."""
     if payment.kind == "purchase":
-        result._add(result.purchases, segment, 1)
-        result._add(result.purchased, segment, payment.amount)
+        result.add(result.purchases, segment, 1)
+        result.add(result.purchased, segment, payment.amount)
     else:
-        result._add(result.refunded, segment, payment.amount)
+        result.add(result.refunded, segment, payment.amount)

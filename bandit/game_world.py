@@ -123,7 +123,9 @@ class GameWorld:
                 for name, table in (("purchase", self.purchase), ("repeat", self.repeat)):
                     rate = table.get(level, {}).get(offer)
                     if rate is None or not 0.0 <= rate <= 1.0:
-                        raise ValueError(f"{name}[{level!r}][{offer!r}] must be in [0, 1], but {rate!r} is given")
+                        raise ValueError(
+                            f"{name}[{level!r}][{offer!r}] must be in [0, 1], but {rate!r} is given"
+                        )
 
     @property
     def creative_ids(self) -> tuple[str, ...]:
@@ -145,7 +147,9 @@ class GameWorld:
         price = self.offer(creative_id).price
         return p_click * p_buy * price * (1.0 + p_repeat - p_refund)
 
-    def outcome(self, customer: Customer, creative_id: str, visit: Visit, decision: str) -> Outcome:
+    def outcome(
+        self, customer: Customer, creative_id: str, visit: Visit, decision: str
+    ) -> Outcome:
         """The click and the payments (purchase, refund, repeat) of one impression."""
         p_click, p_buy, p_refund, p_repeat = self._rates(customer, creative_id)
         u = visit.uniforms
@@ -157,9 +161,11 @@ class GameWorld:
         bought = visit.time + 60.0 - np.log1p(-u[2]) * self.purchase_delay_h * HOUR_S
         payments = [Payment(f"{decision}-buy", "purchase", bought, price, creative_id)]
         if u[3] < p_refund:
-            payments.append(Payment(f"{decision}-refund", "refund", bought + (1 + 2 * u[4]) * DAY_S, price, creative_id))
+            refunded = bought + (1.0 + 2.0 * u[4]) * DAY_S
+            payments.append(Payment(f"{decision}-refund", "refund", refunded, price, creative_id))
         if u[5] < p_repeat:
-            payments.append(Payment(f"{decision}-again", "purchase", bought + (1 + 3 * u[6]) * DAY_S, price, creative_id))
+            again = bought + (1.0 + 3.0 * u[6]) * DAY_S
+            payments.append(Payment(f"{decision}-again", "purchase", again, price, creative_id))
         return Outcome(clicked=True, payments=tuple(payments))
 
     def _rates(self, customer: Customer, creative_id: str) -> tuple[float, float, float, float]:
@@ -168,7 +174,8 @@ class GameWorld:
         p_click = min(self.ctr[creative_id] * lift, 1.0)
         factor = self.country_factor.get(customer.country, 1.0)
         p_buy = min(self.purchase[customer.spend_level][creative_id] * factor, 1.0)
-        return p_click, p_buy, self.refund[creative_id], self.repeat[customer.spend_level][creative_id]
+        p_repeat = self.repeat[customer.spend_level][creative_id]
+        return p_click, p_buy, self.refund[creative_id], p_repeat
 
 
 def game_world() -> GameWorld:
@@ -180,7 +187,7 @@ def game_world() -> GameWorld:
         offer          price   casual   regular   whale
         starter-pack    0.99   0.0261   0.0174   0.0087
         gem-bundle      4.99   0.0150   0.0824   0.0494
-        mega-chest     19.99   0.0050   0.0300   0.3598
+        mega-chest     19.99   0.0047   0.0300   0.3598
         lucky-spin      1.99   0.0080   0.0080   0.0080   (most clicks: the click policy's pick)
         vip-pass        9.99   0.0140   0.0420   0.0560   (most refunds: 60%)
 
@@ -195,21 +202,27 @@ def game_world() -> GameWorld:
         Offer("lucky-spin", "spin", 1.99),
         Offer("vip-pass", "subscription", 9.99),
     )
+    ids = [offer.creative_id for offer in offers]
+
+    def by_offer(*values: float) -> dict[str, float]:
+        return dict(zip(ids, values))
+
     return GameWorld(
         offers=offers,
         spend_shares={"casual": 0.6, "regular": 0.3, "whale": 0.1},
         visits_per_day={"casual": 1.0, "regular": 1.5, "whale": 2.0},
-        ctr={"starter-pack": 0.08, "gem-bundle": 0.06, "mega-chest": 0.05, "lucky-spin": 0.20, "vip-pass": 0.07},
+        #                  starter gem    mega   spin  vip
+        ctr=by_offer(0.08, 0.06, 0.05, 0.20, 0.07),
         purchase={
-            "casual": {"starter-pack": 0.30, "gem-bundle": 0.05, "mega-chest": 0.005, "lucky-spin": 0.02, "vip-pass": 0.05},
-            "regular": {"starter-pack": 0.20, "gem-bundle": 0.25, "mega-chest": 0.03, "lucky-spin": 0.02, "vip-pass": 0.15},
-            "whale": {"starter-pack": 0.10, "gem-bundle": 0.15, "mega-chest": 0.30, "lucky-spin": 0.02, "vip-pass": 0.20},
+            "casual": by_offer(0.30, 0.05, 0.005, 0.02, 0.05),
+            "regular": by_offer(0.20, 0.25, 0.03, 0.02, 0.15),
+            "whale": by_offer(0.10, 0.15, 0.30, 0.02, 0.20),
         },
-        refund={"starter-pack": 0.02, "gem-bundle": 0.02, "mega-chest": 0.05, "lucky-spin": 0.0, "vip-pass": 0.6},
+        refund=by_offer(0.02, 0.02, 0.05, 0.0, 0.6),
         repeat={
-            "casual": {"starter-pack": 0.12, "gem-bundle": 0.02, "mega-chest": 0.0, "lucky-spin": 0.0, "vip-pass": 0.0},
-            "regular": {"starter-pack": 0.12, "gem-bundle": 0.12, "mega-chest": 0.05, "lucky-spin": 0.0, "vip-pass": 0.0},
-            "whale": {"starter-pack": 0.12, "gem-bundle": 0.12, "mega-chest": 0.25, "lucky-spin": 0.0, "vip-pass": 0.0},
+            "casual": by_offer(0.12, 0.02, 0.0, 0.0, 0.0),
+            "regular": by_offer(0.12, 0.12, 0.05, 0.0, 0.0),
+            "whale": by_offer(0.12, 0.12, 0.25, 0.0, 0.0),
         },
         country_shares={"US": 0.35, "DE": 0.25, "BR": 0.2, "IN": 0.2},
         country_factor={"US": 1.2, "DE": 1.0, "BR": 0.8, "IN": 0.7},

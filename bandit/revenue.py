@@ -195,7 +195,8 @@ def offer_posteriors(
 
     Slot-wide: each prior updated with the global counts and totals. Leaf: purchase and
     refund rates pooled toward the slot-wide posterior with strength["purchase"] and
-    strength["refund"], each capped by that posterior's own alpha + beta (pooled_beta); the amount starts from pooled_normal_gamma of the
+    strength["refund"], each capped by that posterior's own alpha + beta (pooled_beta); the
+    amount starts from pooled_normal_gamma of the
     slot-wide posterior and adds the leaf's purchases. click is given (ThompsonPolicy's
     posteriors, seeded priors and pooling included).
     """
@@ -326,7 +327,10 @@ class RevenuePolicy(ThompsonPolicy):
         strength = {}
         if used != GLOBAL:
             family = segment_family(used)
-            strength = {f: self._factor_strength(snapshot, family, f) for f in ("purchase", "refund")}
+            strength = {
+                factor: self._factor_strength(snapshot, family, factor)
+                for factor in ("purchase", "refund")
+            }
         click = self._click_posteriors(snapshot, used, ids)
         return offer_posteriors(snapshot, used, ids, prices, self._revenue_config, click, strength)
 
