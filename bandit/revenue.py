@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bandit._validation import require_positive, require_probability_level
+from bandit._validation import require_positive
 from bandit.beta import ArmCounts, BetaPosterior
 from bandit.cache import LruCache
 from bandit.policy import (
@@ -45,12 +45,15 @@ from bandit.thompson import BlockChoices
 
 __all__ = [
     "OfferPosteriors",
+    "factor_strength",
+    "offer_posteriors",
     "OfferSummary",
     "RevenueConfig",
     "RevenuePolicy",
     "RevenueTotals",
+    "offer_values",
     "revenue_posteriors",
-    "revenue_summaries",
+    "win_frequencies",
 ]
 
 # As in bandit.policy: Thompson rounds drawn at once per set of posteriors.
@@ -107,22 +110,27 @@ class OfferPosteriors:
     purchase: tuple[BetaPosterior, ...]
     refund: tuple[BetaPosterior, ...]
     amount: tuple[NormalGamma, ...]
-    _arrays: dict = field(init=False, repr=False, compare=False, default_factory=dict)
+    _arrays: tuple[np.ndarray, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        sizes = {len(self.click), len(self.purchase), len(self.refund), len(self.amount)}
+        if len(sizes) != 1 or 0 in sizes:
+            raise ValueError(
+                f"every factor needs one posterior per offer, but lengths {sorted(sizes)} are given"
+            )
+        arrays = []
+        for factor in (self.click, self.purchase, self.refund):
+            arrays += [np.array([p.alpha for p in factor]), np.array([p.beta for p in factor])]
+        for name in ("mu", "kappa", "alpha", "beta"):
+            arrays.append(np.array([getattr(a, name) for a in self.amount]))
+        for values in arrays:
+            values.setflags(write=False)
+        object.__setattr__(self, "_arrays", tuple(arrays))
 
     def parameters(self) -> tuple[np.ndarray, ...]:
-        """Every parameter as one read-only array per kind (10 arrays of length K)."""
-        if not self._arrays:
-            arrays = {}
-            for factor in ("click", "purchase", "refund"):
-                posteriors = getattr(self, factor)
-                arrays[f"{factor}_alpha"] = np.array([p.alpha for p in posteriors])
-                arrays[f"{factor}_beta"] = np.array([p.beta for p in posteriors])
-            for name in ("mu", "kappa", "alpha", "beta"):
-                arrays[f"amount_{name}"] = np.array([getattr(a, name) for a in self.amount])
-            for values in arrays.values():
-                values.setflags(write=False)
-            self._arrays.update(arrays)
-        return tuple(self._arrays.values())
+        """Every parameter as a read-only array over the offers: alpha and beta of click,
+        purchase and refund, then mu, kappa, alpha and beta of the amount (10 arrays)."""
+        return self._arrays
 
     def draw_factors(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         """n joint draws of every factor of every offer: {factor: (n, K) array}."""
@@ -137,15 +145,15 @@ class OfferPosteriors:
 
     def draw_values(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """n Thompson draws of every offer's value per impression: an (n, K) array."""
-        return _value(self.draw_factors(rng, n))
+        return offer_values(self.draw_factors(rng, n))
 
 
-def _value(draws: Mapping[str, np.ndarray]) -> np.ndarray:
+def offer_values(draws: Mapping[str, np.ndarray]) -> np.ndarray:
     """click x purchase x (1 - refund) x amount, element by element."""
     return draws["click"] * draws["purchase"] * (1.0 - draws["refund"]) * draws["amount"]
 
 
-def _win_frequencies(values: np.ndarray) -> np.ndarray:
+def win_frequencies(values: np.ndarray) -> np.ndarray:
     """Share of rows each column wins: the Monte Carlo choice probabilities.
 
     Each estimate has standard error sqrt(P (1 - P) / n) <= 0.005 for n = 10,000 rows.
@@ -316,7 +324,7 @@ class RevenuePolicy(ThompsonPolicy):
         n_draws = self._config.propensity_draws
         probabilities = self._monte_carlo(
             posteriors.parameters(),
-            lambda: _win_frequencies(posteriors.draw_values(self._rng, n_draws)),
+            lambda: win_frequencies(posteriors.draw_values(self._rng, n_draws)),
         )
         return _Arms(used, ids, probabilities, BlockChoices(posteriors.draw_values, DRAW_BLOCK))
 
@@ -352,58 +360,3 @@ def _price_key(creative_ids: Sequence[str], prices: Prices | None) -> tuple[floa
         if price is not None:
             require_positive(f"price of {creative_id!r}", price)
     return tuple(None if price is None else float(price) for price in key)
-
-
-@dataclass(frozen=True)
-class OfferSummary:
-    """What /stats shows for one offer in one segment.
-
-    Means of the four factors, the value per impression (mean of the joint draws) with its
-    equal-tailed 95% interval, and the probability that the offer has the largest value.
-    """
-
-    creative_id: str
-    click_rate: float
-    purchase_rate: float
-    refund_rate: float
-    amount: float
-    value: float
-    value_ci95: tuple[float, float]
-    probability_best: float
-
-
-def revenue_summaries(
-    snapshot: SlotSnapshot,
-    segment: str | None,
-    creative_ids: Sequence[str],
-    prices: Prices | None,
-    config: RevenueConfig,
-    rng: np.random.Generator,
-    level: float = 0.95,
-) -> tuple[str, list[OfferSummary]]:
-    """The segment used and one summary per offer, from config.thompson.propensity_draws draws.
-
-    Interval ends are quantiles of the drawn values; with 10,000 draws a 2.5% quantile moves
-    by about sqrt(0.025 x 0.975 / 10,000) = 0.16 percentage points of probability mass.
-    """
-    require_probability_level("level", level)
-    used, posteriors = revenue_posteriors(snapshot, segment, creative_ids, prices, config)
-    draws = posteriors.draw_factors(rng, config.thompson.propensity_draws)
-    values = _value(draws)
-    best = _win_frequencies(values)
-    tail = (1.0 - level) / 2.0
-    lower, upper = np.quantile(values, [tail, 1.0 - tail], axis=0)
-    summaries = [
-        OfferSummary(
-            creative_id=creative_id,
-            click_rate=posteriors.click[j].mean,
-            purchase_rate=posteriors.purchase[j].mean,
-            refund_rate=posteriors.refund[j].mean,
-            amount=float(np.mean(draws["amount"][:, j])),
-            value=float(np.mean(values[:, j])),
-            value_ci95=(float(lower[j]), float(upper[j])),
-            probability_best=float(best[j]),
-        )
-        for j, creative_id in enumerate(creative_ids)
-    ]
-    return used, summaries

@@ -10,8 +10,8 @@ from bandit.revenue import (
     RevenuePolicy,
     RevenueTotals,
     revenue_posteriors,
-    revenue_summaries,
 )
+from bandit.revenue_stats import revenue_summaries
 
 OFFERS = ("spin", "pack", "chest")
 PRICES = {"spin": 0.99, "pack": 4.99, "chest": 19.99}
