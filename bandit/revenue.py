@@ -8,7 +8,8 @@ from its own posterior (bandit.revenue_model) and show the offer with the larges
 Thompson sampling on the expected net revenue per impression. As in bandit.policy, a request
 names at most one leaf segment; when that leaf has impressions, every factor of the leaf is
 pooled toward the slot-wide posterior of the same factor (empirical Bayes, bandit.pooling),
-so a sparse segment starts from what the whole slot knows.
+so a sparse segment starts from what the whole slot knows. bandit.revenue_stats summarises
+the posteriors for the stats of a slot.
 """
 
 from __future__ import annotations
@@ -45,12 +46,11 @@ from bandit.thompson import BlockChoices
 
 __all__ = [
     "OfferPosteriors",
-    "factor_strength",
-    "offer_posteriors",
-    "OfferSummary",
     "RevenueConfig",
     "RevenuePolicy",
     "RevenueTotals",
+    "factor_strength",
+    "offer_posteriors",
     "offer_values",
     "revenue_posteriors",
     "win_frequencies",
@@ -292,6 +292,7 @@ class RevenuePolicy(ThompsonPolicy):
 
     @property
     def revenue_config(self) -> RevenueConfig:
+        """The whole configuration (config is its thompson part, as for ThompsonPolicy)."""
         return self._revenue_config
 
     def decide(

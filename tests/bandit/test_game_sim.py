@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from bandit.attribution import DAY_S
-from bandit.game_sim import compare_policies
+from bandit.game_sim import HOUR_S, compare_policies, run_game
+from bandit.policy import GLOBAL
 from bandit.game_world import Customer, Visit, game_world, make_customers, make_visits
 
 SEEDS = (0, 1, 2, 3, 4)
@@ -106,3 +107,36 @@ def test_the_revenue_policy_learns_the_whales_offer_and_the_click_policy_the_mos
         assert all(clicks.top_offer(s) == "lucky-spin" for s in comparison.segments)
         # The click policy wins on its own objective: it gets the most clicks.
         assert clicks.total(clicks.clicks) > revenue.total(revenue.clicks)
+
+
+def test_the_policies_see_purchases_only_once_they_are_made():
+    """The snapshot a decision reads holds exactly the purchases made before it was refreshed."""
+    world = game_world()
+    rng = np.random.default_rng(21)
+    players = make_customers(world, 600, rng)
+    visits = make_visits(world, players, 3.0, rng)
+    seen = []
+
+    def always_the_starter_pack(snapshot, segment):
+        seen.append(sum(t.gross for t in snapshot.revenue.get(GLOBAL, {}).values()))
+        return "starter-pack"
+
+    run_game(world, players, visits, always_the_starter_pack, "fixed", days=3.0, refresh_s=HOUR_S)
+    # The same choices replayed: every purchase with its time (decision ids are "<name>-<number>").
+    purchases = sorted(
+        (payment.time, payment.amount)
+        for number, visit in enumerate(visits)
+        for payment in world.outcome(players[visit.customer], "starter-pack", visit, f"fixed-{number}").payments
+        if payment.kind == "purchase"
+    )
+    times = np.array([time for time, _ in purchases])
+    paid = np.concatenate([[0.0], np.cumsum([amount for _, amount in purchases])])
+
+    def made_by(moment):
+        return paid[np.searchsorted(times, moment, side="right")]
+
+    assert len(purchases) > 20 and max(seen) > 0
+    for visit, gross in zip(visits, seen):
+        # Refreshed at most an hour before the visit, from the payments made by then: every purchase
+        # follows a click within its horizon, so attribution credits all of it, split or not.
+        assert made_by(visit.time - HOUR_S) - 1e-6 <= gross <= made_by(visit.time) + 1e-6
