@@ -83,8 +83,6 @@ def export_training(horizon: str, since: str, until: Optional[str], tenant: Opti
         raise CliError(str(error)) from None
     scope = _scope(since, until, horizon, tenant=tenant, platform=platform, slot_id=slot_id, final_only=final_only,
                    lookback=lookback)
-    click.echo(f"exporting decisions of {scope.since:%Y-%m-%d %H:%M} to {scope.until:%Y-%m-%d %H:%M} UTC "
-               f"(horizon {horizon})", err=True)
     rows = _rows(scope)
     try:
         count = write_rows(rows, fmt, out)
