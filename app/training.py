@@ -6,9 +6,11 @@ No leakage: a row's features come from the customer's events with ``event_time``
 changes them. Country, sign-in and last session look back ``lookback_s`` (default 90 days) before
 the decision; ``last_week`` is the 7 days before the latest of those events (``bandit.features``).
 
-Labels: ``bandit.attribution.attribute`` over the customer's clicked decisions in the exported
-slots and the customer's purchases, refunds and cancellations, with horizon_s = the export's
-horizon. A row is final once its horizon has closed (``label_final``).
+Labels: ``bandit.attribution.attribute`` over the customer's purchases, refunds and cancellations
+and the customer's clicked decisions of the exported slots and of the tenant's other revenue slots
+(they share credit, as in the service), from one horizon before ``since``, with horizon_s = the
+export's horizon. A row is final once its horizon has closed (``label_final``). A repeat purchase
+whose original was attributed to a decision older than that is counted as a new purchase.
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ class Decision:
 
     row: Dict[str, Any]
     clicked_at: Optional[datetime] = None
+    exported: bool = False  # in the export's slots and window (else only context for attribution)
 
     @property
     def time(self) -> datetime:
@@ -101,24 +104,37 @@ def training_rows(db: Database, scope: Scope, now: Optional[datetime] = None,
     for key in slots_in(db, scope):
         by_tenant.setdefault(key[0], []).append(key)
     for tenant, keys in sorted(by_tenant.items()):
-        decisions = _decisions(db, keys, scope, now, say)
+        decisions = _decisions(db, keys, context_slots(db, tenant, keys), scope, now, say)
         yield from _tenant_rows(db, tenant, keys, decisions, scope, now, say)
 
 
-def _decisions(db: Database, keys: Sequence[SlotKey], scope: Scope, now: datetime, say: Progress) -> List[Decision]:
-    """The impressions of [since, until) of the slots, with the time of their first click.
+def context_slots(db: Database, tenant: str, keys: Sequence[SlotKey]) -> List[SlotKey]:
+    """The tenant's other revenue slots: their clicked decisions share credit for a purchase with
+    the exported ones, as in the service's labels (app.attributing)."""
+    catalog = CatalogStore(db)
+    others = [k for k in list_slots(db, tenant) if k not in set(keys)]
+    return [k for k in others if (getattr(catalog.load_slot(*k), "objective", None) == "revenue")]
 
-    Clicks are read up to ``until + horizon`` (a later click can no longer earn anything)."""
+
+def _decisions(db: Database, keys: Sequence[SlotKey], context: Sequence[SlotKey], scope: Scope, now: datetime,
+               say: Progress) -> List[Decision]:
+    """The impressions of the exported and the context slots with the time of their first click.
+
+    Read from ``since - horizon`` (a decision clicked before ``since`` may share a purchase with an
+    exported one) to ``until + horizon`` (a later click can no longer earn anything)."""
     events = EventStore(db)
-    end = min(scope.until + timedelta(seconds=scope.horizon_s), max(now, scope.until))
+    horizon = timedelta(seconds=scope.horizon_s)
+    start, end = scope.since - horizon, min(scope.until + horizon, max(now, scope.until))
     decisions: Dict[str, Decision] = {}
     clicks: Dict[str, datetime] = {}
-    for tenant, platform, slot_id in keys:
+    exported = set(keys)
+    for tenant, platform, slot_id in list(keys) + list(context):
         def report(done: int, total: int, where=f"{tenant}/{platform}/{slot_id}") -> None:
             say(f"reading the event log of {where}: {done}/{total} hours")
-        for row in events.read_period(tenant, platform, slot_id, scope.since, end, report):
-            if row["kind"] == "impression" and row["event_time"] < scope.until and row["decision_id"]:
-                decisions.setdefault(row["decision_id"], Decision(row))
+        for row in events.read_period(tenant, platform, slot_id, start, end, report):
+            if row["kind"] == "impression" and row["decision_id"]:
+                inside = (tenant, platform, slot_id) in exported and scope.since <= row["event_time"] < scope.until
+                decisions.setdefault(row["decision_id"], Decision(row, exported=inside))
             elif row["kind"] == "click" and row["decision_id"]:
                 first = clicks.get(row["decision_id"])
                 clicks[row["decision_id"]] = row["event_time"] if first is None else min(first, row["event_time"])
@@ -137,11 +153,12 @@ def _tenant_rows(db: Database, tenant: str, keys: Sequence[SlotKey], decisions: 
     by_customer: Dict[Optional[str], List[Decision]] = {}
     for decision in decisions:
         by_customer.setdefault(decision.row.get("customer_id"), []).append(decision)
+    by_customer = {c: g for c, g in by_customer.items() if any(d.exported for d in g)}
     rows: List[Dict[str, Any]] = []
     for done, (customer_id, group) in enumerate(sorted(by_customer.items(), key=lambda kv: kv[0] or ""), 1):
         history = _history(customers, tenant, customer_id, group, scope, now) if customer_id else []
         labels = _labels(group, history, scope.horizon_s, now)
-        for decision in group:
+        for decision in (d for d in group if d.exported):
             rows.append(_row(decision, history, labels.get(decision.row["decision_id"]), offers, scope, now))
         if done % 200 == 0 or done == len(by_customer):
             say(f"{tenant}: features and labels of {done}/{len(by_customer)} customers")
@@ -173,8 +190,10 @@ class CustomerEventRow:
 
 def _history(customers: CustomerStore, tenant: str, customer_id: str, group: Sequence[Decision], scope: Scope,
              now: datetime) -> List[CustomerEventRow]:
-    """The customer's events from ``lookback`` before the first decision to the last one's horizon."""
-    start = group[0].time - timedelta(seconds=scope.lookback_s)
+    """The customer's events from ``lookback`` before the first exported decision (or the first
+    context decision, if earlier) to the last decision's horizon."""
+    first = next(d for d in group if d.exported)
+    start = min(first.time - timedelta(seconds=scope.lookback_s), group[0].time)
     end = min(group[-1].time + timedelta(seconds=scope.horizon_s), max(now, group[-1].time))
     history = []
     for row in customers.events_between(tenant, customer_id, start, end):

@@ -113,6 +113,25 @@ def test_the_horizon_bounds_the_label_and_final_only_leaves_open_rows_out(db, sh
     assert export(db, tenant, t0, horizon="5m", final_only=True)["d1"]["revenue"] == 0.0
 
 
+def test_clicks_outside_the_export_share_credit_only_on_revenue_slots(db, shop):
+    tenant, slot, t0, h = shop
+    later_events(h, t0)  # the 9.99 'pack' purchase at T0 + 10 min
+    offer_slot(tenant, "shop2")
+    db.execute("UPDATE slots SET objective = 'revenue' WHERE tenant = ? AND platform = 'android' AND slot_id = 'shop2'",
+               (tenant.name,))
+    offer_slot(tenant, "banner")  # objective clicks: its clicks take no credit
+    History(db, tenant.name, "shop2").decision("x1", t0 + 2 * M, "coins", 0.5, customer_id="c1",
+                                               clicked_at=t0 + 3 * M)
+    History(db, tenant.name, "banner").decision("y1", t0 + 2 * M, "coins", 0.5, customer_id="c1",
+                                                clicked_at=t0 + 4 * M)
+    h.decision("d-1", t0 - 3 * H, "pack", 0.5, customer_id="c1", clicked_at=t0 - 3 * H + M)  # before --since
+    rows = export(db, tenant, t0, platform="android", slot_id=slot)
+    assert sorted(rows) == ["d1"]
+    # d1, x1 (other revenue slot) and d-1 (same slot, before the window, still open) share it.
+    assert rows["d1"]["revenue"] == pytest.approx(9.99 / 3)
+    assert rows["d1"]["purchases"] == pytest.approx(1 / 3)
+
+
 @pytest.mark.parametrize("text, seconds", [("7d", 604800), ("36h", 129600), ("3600s", 3600), ("90m", 5400)])
 def test_horizons(text, seconds):
     assert parse_horizon(text) == seconds
