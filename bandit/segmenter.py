@@ -122,12 +122,34 @@ def ips_targets(rows: Sequence[Mapping[str, Any]], offers: Sequence[str]) -> np.
 
 
 def _export(tree, node: int, columns: Sequence[str], offers: Sequence[str], path: List[str]) -> Dict[str, Any]:
-    """The JSON of ``node``: a leaf, or a test with the child taken when it holds and the other one."""
+    """The JSON of ``node``: a leaf, or a test with the child taken when it holds and the other one.
+
+    Two sibling leaves with the same best offer are merged into their parent: a split that changes
+    no decision only thins the data of each posterior."""
     left, right = int(tree.children_left[node]), int(tree.children_right[node])
     if left == -1:
-        values = tree.value[node][:, 0]
-        return {"leaf": f"n{node}", "name": " & ".join(path) or "all", "rows": int(tree.n_node_samples[node]),
-                "revenue_per_offer": {o: round(float(v), 4) for o, v in zip(offers, values)}}
+        return _leaf(tree, node, offers, path)
+    exported = _split(tree, node, columns, offers, path)
+    yes, no = exported["then"], exported["else"]
+    if "leaf" in yes and "leaf" in no and _best(yes["revenue_per_offer"]) == _best(no["revenue_per_offer"]):
+        return _leaf(tree, node, offers, path)
+    return exported
+
+
+def _leaf(tree, node: int, offers: Sequence[str], path: List[str]) -> Dict[str, Any]:
+    values = tree.value[node][:, 0]
+    return {"leaf": f"n{node}", "name": " & ".join(path) or "all", "rows": int(tree.n_node_samples[node]),
+            "revenue_per_offer": {o: round(float(v), 4) for o, v in zip(offers, values)}}
+
+
+def _best(revenue: Mapping[str, float]) -> Optional[str]:
+    """The offer with the highest revenue (ties: the first by name)."""
+    return max(sorted(revenue), key=lambda o: revenue[o]) if revenue else None
+
+
+def _split(tree, node: int, columns: Sequence[str], offers: Sequence[str], path: List[str]) -> Dict[str, Any]:
+    """The test of an inner node and both children."""
+    left, right = int(tree.children_left[node]), int(tree.children_right[node])
     column, threshold = columns[int(tree.feature[node])], float(tree.threshold[node])
     if column.startswith(f"{COUNTRY}="):  # indicator: > 0.5 (right) means the country matches
         country = column.split("=", 1)[1]
@@ -146,8 +168,7 @@ def _export(tree, node: int, columns: Sequence[str], offers: Sequence[str], path
 def leaves_of(node: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """The leaf table, left to right: id, rule name, rows, and the offer with the highest revenue."""
     if "leaf" in node:
-        revenue = node["revenue_per_offer"]
-        best = max(sorted(revenue), key=lambda o: revenue[o]) if revenue else None
+        best = _best(node["revenue_per_offer"])
         return [{"id": node["leaf"], "name": node["name"], "rows": node["rows"], "best_offer": best}]
     return leaves_of(node["then"]) + leaves_of(node["else"])
 
