@@ -199,7 +199,8 @@ def _history(customers: CustomerStore, tenant: str, customer_id: str, group: Seq
     for row in customers.events_between(tenant, customer_id, start, end):
         attrs = row["attrs"]
         received = row["received_at"]
-        received = received.replace(tzinfo=timezone.utc) if received is not None and received.tzinfo is None else received
+        if received is not None and received.tzinfo is None:  # the driver returns naive UTC
+            received = received.replace(tzinfo=timezone.utc)
         history.append(CustomerEventRow(
             FeatureEvent(time=row["event_time"], event=row["event"], session_id=row["session_id"] or "",
                          txn_amount=attrs.get("txn_amount"), won=attrs.get("won"), country=attrs.get("country"),

@@ -148,3 +148,11 @@ def test_slot_without_a_model_reads_no_features_and_a_new_model_is_picked_up(cli
     reads = features.reads
     assert decide(client, tenant, slot, customer_id="other-de")["segment"] == "global"
     assert features.reads == reads
+
+
+def test_a_feature_leaf_is_the_evaluation_context_of_its_decisions():
+    from app.insights.segments import customer_context
+    from app.propensity_log import context_of
+
+    assert context_of({"segment": "feature:n3", "city": "pune"}) == "feature:n3"
+    assert customer_context("feature:n3", "pune") == "feature:n3"
