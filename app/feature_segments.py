@@ -8,10 +8,12 @@ form one family, pooled toward the slot-wide posterior by the policy like cities
 Costs on the request path: the model is cached per slot and reloaded in the background like slot
 configuration (within SLOTBANDIT_CONFIG_REFRESH_S); a slot without a model costs no feature read.
 A customer's features are cached for ``FEATURE_TTL_S`` seconds, so a burst of decisions for one
-customer reads storage once. A customer without events decides as before (no feature segment).
+customer reads storage once. A customer without events decides as before (no feature segment), and
+so does a request whose feature read fails (the decision is still served from the caches).
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any, Dict, Optional, Tuple
@@ -22,6 +24,8 @@ from app.customer_features import customer_features
 from app.store.customers import CustomerStore
 from app.store.segment_models import SegmentModelStore, StoredModel
 from bandit.segmenter import segment_of
+
+log = logging.getLogger(__name__)
 
 FAMILY = "feature"
 FEATURE_TTL_S = 5.0
@@ -43,8 +47,13 @@ class FeatureCache:
         entry = self._entries.get((tenant, customer_id))
         if entry is not None and now - entry[0] <= self.ttl_s:
             return entry[1]
-        features = customer_features(self.customers, tenant, customer_id)
         self.reads += 1
+        try:
+            features = customer_features(self.customers, tenant, customer_id)
+        except Exception as error:  # storage trouble: decide without a feature segment, try again next time
+            log.warning("customer features unavailable", extra={"tenant": tenant, "error": str(error)[:200]})
+            metrics.CACHE_REFRESH_ERRORS.labels("customer_features").inc()
+            return None
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[(tenant, customer_id)] = (now, features)
