@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from app.db import Database
 from app.decision_ids import DecisionToken, read_unverified
 from app.runtime import Runtime
 from app.store.catalog import SlotConfig
@@ -45,6 +46,9 @@ def record_click(rt: Runtime, token: DecisionToken, decision_id: str, customer_i
     RevenueStore(rt.db).record_click(token.tenant, customer_id, token.nonce, decision_id, clicked_at, ttl_s)
 
 
+SlotOf = Callable[[str, str, str], Optional[SlotConfig]]  # (tenant, platform, slot_id) -> config
+
+
 def update_customers(rt: Runtime, tenant: str, customer_ids: Iterable[str], now: Optional[datetime] = None) -> int:
     """update_customer for each distinct customer; the number of labels changed."""
     return sum(update_customer(rt, tenant, customer_id, now) for customer_id in sorted(set(customer_ids)))
@@ -52,14 +56,19 @@ def update_customers(rt: Runtime, tenant: str, customer_ids: Iterable[str], now:
 
 def update_customer(rt: Runtime, tenant: str, customer_id: str, now: Optional[datetime] = None) -> int:
     """Recompute the labels of one customer's clicked revenue decisions; the number that changed."""
-    revenue, customers = RevenueStore(rt.db), CustomerStore(rt.db)
+    return relabel(rt.db, rt.slot, tenant, customer_id, now)
+
+
+def relabel(db: Database, slot_of: SlotOf, tenant: str, customer_id: str, now: Optional[datetime] = None) -> int:
+    """update_customer with explicit storage and slot lookup (also used by ``slotbandit attribute``)."""
+    revenue, customers = RevenueStore(db), CustomerStore(db)
     changed = 0
     basis = _basis(revenue, customers, tenant, customer_id)
     for _ in range(ROUNDS):
         if not basis[0]:
             return changed
         moment = now or datetime.now(timezone.utc)
-        writes = _label_writes(rt, tenant, basis, moment.timestamp())
+        writes = _label_writes(slot_of, tenant, basis, moment.timestamp())
         written = sum(revenue.apply(tenant, platform, slot_id, slot_writes)
                       for (platform, slot_id), slot_writes in writes.items())
         changed += written
@@ -91,14 +100,14 @@ def _basis(revenue: RevenueStore, customers: CustomerStore, tenant: str, custome
     return clicks, sorted(payments, key=lambda p: (p.time, p.event_id))
 
 
-def _label_writes(rt: Runtime, tenant: str, basis: Basis, now: float) -> Dict[Tuple[str, str], List[LabelWrite]]:
+def _label_writes(slot_of: SlotOf, tenant: str, basis: Basis, now: float) -> Dict[Tuple[str, str], List[LabelWrite]]:
     """{(platform, slot_id): label writes} for the decisions whose labels can still change."""
     stored_clicks, payments = basis
     tokens: Dict[str, Tuple[DecisionToken, SlotConfig]] = {}
     clicks: List[Click] = []
     for stored in stored_clicks:
         token = read_unverified(stored.decision_id)
-        slot = rt.slot(tenant, token.platform, token.slot_id) if token and token.tenant == tenant else None
+        slot = slot_of(tenant, token.platform, token.slot_id) if token and token.tenant == tenant else None
         if not is_revenue_slot(slot):
             continue
         tokens[stored.decision] = (token, slot)

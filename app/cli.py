@@ -304,10 +304,11 @@ def _register_commands() -> None:
     from app.cli_insights import export_segments, report
     from app.cli_kafka import kafka_group, worker
     from app.cli_measure import export_log, ope
+    from app.cli_revenue import attribute_command
     from app.cli_spark import backfill, export_events_command, seed_priors
 
     for command in (kafka_group, worker, seed_priors, export_events_command, backfill, ope, export_log, report,
-                    export_segments):
+                    export_segments, attribute_command):
         main.add_command(command)
 
 

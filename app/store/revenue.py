@@ -14,6 +14,8 @@ reads, so two recomputations racing on one slot can neither lose nor double a ch
 from __future__ import annotations
 
 import json
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -95,7 +97,9 @@ class RevenueStore:
         again from fresh reads when another writer moved the fence in between.
         """
         pk = (tenant, platform, slot_id)
-        for _ in range(attempts):
+        for attempt in range(attempts):
+            if attempt:  # another writer won the fence: back off a little, randomly, before re-reading
+                time.sleep(random.uniform(0, 0.005 * attempt))
             version = self._version(pk)
             old = self._labels(pk, [w.decision for w in writes])
             changed = [w for w in writes if old.get(w.decision, (ZERO, False)) != (w.values, w.final)]

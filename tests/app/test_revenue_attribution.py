@@ -131,3 +131,29 @@ def test_racing_ingestion_of_many_payments_counts_each_once(client, runtime, off
     purchases, _, gross, gross_sq, _ = totals(runtime, offers)[("global", creative)]
     assert (purchases, gross) == (pytest.approx(12.0), pytest.approx(sum(amounts)))
     assert gross_sq == pytest.approx(sum(a * a for a in amounts))
+
+
+def test_attribute_command_rebuilds_lost_revenue_state(client, runtime, offers, cli, db):
+    decision = decide(client, offers, customer_id="u6")
+    click(client, offers, decision)
+    pay(client, offers, "p6", "purchase", customer="u6", amount=6.5)
+    pay(client, offers, "r6", "cancellation", customer="u6")
+    expected = totals(runtime, offers)
+    db.execute("DELETE FROM revenue_state WHERE tenant = ? AND platform = 'web' AND slot_id = 'shop'", (offers.name,))
+    assert totals(runtime, offers) == {}
+    since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    result = cli("attribute", "--tenant", offers.name, "--since", since)
+    assert result.exit_code == 0, result.output
+    assert "customers: 1  labels changed: 1" in result.output
+    assert totals(runtime, offers) == expected
+    again = cli("attribute", "--tenant", offers.name, "--since", since)
+    assert "labels changed: 0" in again.output
+
+
+def test_attribute_command_explains_bad_input(cli, offers):
+    assert "--slot needs --platform" in cli("attribute", "--tenant", offers.name, "--since", "2026-01-01",
+                                            "--slot", "shop").output
+    result = cli("attribute", "--tenant", "nobody-here", "--since", "2026-01-01")
+    assert result.exit_code != 0 and "no slot with objective 'revenue'" in result.output
+    assert "later than --since" in cli("attribute", "--tenant", offers.name, "--since", "2026-01-02",
+                                       "--until", "2026-01-01").output
