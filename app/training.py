@@ -15,6 +15,7 @@ whose original was attributed to a decision older than that is counted as a new 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -36,6 +37,7 @@ MONEY = ("purchase", "refund", "cancellation")
 UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 MAX_HORIZON_S = 365 * 86400
 DEFAULT_LOOKBACK_S = 90 * 86400
+HISTORY_READERS = 8  # customers whose events are read at once
 Progress = Callable[[str], None]
 SlotKey = Tuple[str, str, str]
 
@@ -154,18 +156,33 @@ def _tenant_rows(db: Database, tenant: str, keys: Sequence[SlotKey], decisions: 
     for decision in decisions:
         by_customer.setdefault(decision.row.get("customer_id"), []).append(decision)
     by_customer = {c: g for c, g in by_customer.items() if any(d.exported for d in g)}
-    rows: List[Dict[str, Any]] = []
-    for done, (customer_id, group) in enumerate(sorted(by_customer.items(), key=lambda kv: kv[0] or ""), 1):
-        history = _history(customers, tenant, customer_id, group, scope, now) if customer_id else []
-        labels = _labels(group, history, scope.horizon_s, now)
-        for decision in (d for d in group if d.exported):
-            rows.append(_row(decision, history, labels.get(decision.row["decision_id"]), offers, scope, now))
-        if done % 200 == 0 or done == len(by_customer):
-            say(f"{tenant}: features and labels of {done}/{len(by_customer)} customers")
+    ordered = sorted(by_customer.items(), key=lambda kv: kv[0] or "")
+
+    def history_of(item: Tuple[Optional[str], List[Decision]]) -> List[CustomerEventRow]:
+        customer_id, group = item
+        return _history(customers, tenant, customer_id, group, scope, now) if customer_id else []
+
+    # HISTORY_READERS customers are read at a time: each is a few round trips; the driver is thread-safe.
+    with ThreadPoolExecutor(HISTORY_READERS) as pool:
+        histories = pool.map(history_of, ordered)
+        rows = _customer_rows(ordered, histories, offers, scope, now, tenant, say)
     rows.sort(key=lambda r: (r["timestamp"], r["decision_id"]))
     for row in rows:
         if not (scope.final_only and not row["label_final"]):
             yield row
+
+
+def _customer_rows(ordered, histories, offers, scope: Scope, now: datetime, tenant: str,
+                   say: Progress) -> List[Dict[str, Any]]:
+    """The rows of every customer's exported decisions, given the customers' histories in order."""
+    rows: List[Dict[str, Any]] = []
+    for done, ((_, group), history) in enumerate(zip(ordered, histories), 1):
+        labels = _labels(group, history, scope.horizon_s, now)
+        for decision in (d for d in group if d.exported):
+            rows.append(_row(decision, history, labels.get(decision.row["decision_id"]), offers, scope, now))
+        if done % 200 == 0 or done == len(ordered):
+            say(f"{tenant}: features and labels of {done}/{len(ordered)} customers")
+    return rows
 
 
 def _offers(catalog: CatalogStore, keys: Sequence[SlotKey]) -> Dict[Tuple[str, str, str], Tuple[Any, Any]]:
