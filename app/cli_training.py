@@ -59,7 +59,8 @@ def _rows(scope):
 @click.option("--final-only", is_flag=True, help="Leave out decisions whose horizon has not closed yet.")
 @click.option("--lookback", default="90d", show_default=True,
               help="How far before a decision its country, sign-in and last session are looked for.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="csv (a header row, times in ISO 8601) or parquet (typed columns).")
 @click.option("--out", required=True, help="The file to write (must not exist).")
 def export_training(horizon: str, since: str, until: Optional[str], tenant: Optional[str], platform: Optional[str],
                     slot_id: Optional[str], final_only: bool, lookback: str, fmt: str, out: str) -> None:
@@ -140,6 +141,9 @@ def segments_fit(tenant: str, platform: str, slot_id: str, since: str, until: Op
     except SegmenterError as error:
         raise CliError(f"cannot fit segments: {error}") from None
     _print_model(model)
+    if len(model["leaves"]) == 1:
+        raise CliError("no split separates customers whose best offer differs: nothing stored "
+                       "(use more history or a smaller --min-leaf)")
     if dry_run:
         click.echo("dry run: the model is not stored")
         return

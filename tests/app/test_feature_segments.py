@@ -102,6 +102,21 @@ def test_fit_with_too_little_history_is_one_line(cli, shop):
     assert result.output.strip().splitlines()[-1].startswith("slotbandit: cannot fit segments: 0 usable rows")
 
 
+def test_a_history_without_revenue_stores_no_model(cli, tenant, db):
+    slot = offer_slot(tenant, "quiet")
+    h = History(db, tenant.name, slot)
+    start = hour_start(3)
+    for n in range(50):
+        h.customer_event(f"q{n}", "app_launched", start - timedelta(hours=1), country="DE" if n % 2 else "US")
+        h.decision(f"q{n}", start + timedelta(minutes=n), "pack" if n % 3 else "coins", 0.5, customer_id=f"q{n}")
+    result = fit(cli, tenant, slot, start - timedelta(hours=1))
+    assert result.exit_code == 1
+    assert "-> feature:n0 (50 rows" in result.output
+    assert result.output.strip().splitlines()[-1].startswith("slotbandit: no split separates customers")
+    shown = cli("segments", "show", "--tenant", tenant.name, "--platform", "android", "--slot", slot)
+    assert shown.exit_code == 1
+
+
 def test_decision_with_customer_id_lands_in_the_customers_leaf(cli, client, runtime, shop):
     tenant, slot, start = shop
     assert fit(cli, tenant, slot, start - timedelta(hours=1)).exit_code == 0
