@@ -98,7 +98,7 @@ def slots_in(db: Database, scope: Scope) -> List[SlotKey]:
 
 def training_rows(db: Database, scope: Scope, now: Optional[datetime] = None,
                   progress: Optional[Progress] = None) -> Iterator[Dict[str, Any]]:
-    """The export's rows (dicts keyed by COLUMNS), slot by slot, oldest decision first within a tenant."""
+    """The export's rows (dicts keyed by COLUMNS), tenant by tenant, oldest decision first within a tenant."""
     now = now or datetime.now(timezone.utc)
     hours_between(scope.since, scope.until)  # validates the window (order, size)
     say = progress or (lambda message: None)
