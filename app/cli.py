@@ -321,3 +321,8 @@ if __name__ == "__main__":
     registered_main()
 else:
     _register_commands()
+
+if __name__ != "__main__":  # training export and feature segments (app/cli_training.py)
+    from app.cli_training import register as _register_training
+
+    _register_training(main)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from app import metrics
 from app.errors import NotFound
+from app.feature_segments import feature_segment
 from app.runtime import Runtime
 from app.store import CountDelta, Event
 from app.decision_ids import DecisionToken
@@ -30,6 +31,7 @@ class DecisionRequest:
     segment: Optional[str] = None
     customer_id: Optional[str] = None
     referrer: Optional[str] = None
+    feature: Optional[str] = None  # leaf of the slot's feature segment model (app.feature_segments)
 
     def count_segments(self) -> List[str]:
         """The count rows an impression goes to: always 'global', plus its city and named segment."""
@@ -38,12 +40,16 @@ class DecisionRequest:
             rows.append(f"city:{self.city}")
         if self.segment:
             rows.append(f"segment:{self.segment}")
+        if self.feature:
+            rows.append(f"feature:{self.feature}")
         return rows
 
     def deciding_segment(self) -> Optional[str]:
         """The most specific leaf to decide on; the policy falls back to 'global' while it has no data."""
         if self.segment:
             return f"segment:{self.segment}"
+        if self.feature:
+            return f"feature:{self.feature}"
         if self.city:
             return f"city:{self.city}"
         return None
@@ -53,6 +59,7 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
     slot = rt.slot(req.tenant, req.platform, req.slot_id)
     if slot is None:
         raise NotFound(f"unknown slot {req.slot_id!r} on platform {req.platform!r}", "unknown_slot")
+    req = replace(req, feature=feature_segment(rt, req.tenant, req.platform, req.slot_id, req.customer_id, req.segment))
     eligible = slot.eligible(req.city)
     if not eligible:
         raise NotFound("the slot has no active creative for this city", "no_eligible_creative")

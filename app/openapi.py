@@ -52,8 +52,8 @@ SCHEMAS: Dict[str, Any] = {
                                         "price": {"type": "number", "nullable": True, "minimum": 0,
                                                   "description": "Offers only: the offer's price"}}},
             "segment": {"type": "string",
-                        "description": "Posterior that decided: global, city:<c>, segment:<s>; holdout for a "
-                                       "uniform pick of the slot's holdout group"},
+                        "description": "Posterior that decided: global, city:<c>, segment:<s>, feature:<leaf>; "
+                                       "holdout for a uniform pick of the slot's holdout group"},
             "policy": {"type": "string", "enum": ["thompson", "holdout"]},
             "propensity": {"type": "number", "minimum": 0, "maximum": 1},
         },

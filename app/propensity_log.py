@@ -33,13 +33,13 @@ class ExportFilter:
 
 
 def context_of(event: Dict) -> str:
-    """The row's context for evaluation: a named segment when one decided, else the city, else global.
+    """The row's context for evaluation: a named or feature segment when one decided, else the city, else global.
 
     Unlike the segment that decided (which moves from 'global' to 'city:pune' once the city has
     data, and is 'holdout' for holdout picks), this stays the same for the same kind of visitor.
     """
     decided_by = event["segment"] or ""
-    if decided_by.startswith("segment:"):
+    if decided_by.startswith(("segment:", "feature:")):
         return decided_by
     if event["city"]:
         return f"city:{event['city']}"

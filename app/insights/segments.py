@@ -44,7 +44,7 @@ def best_per_segment(rt: Runtime, tenant: str, platform: str, slot_id: str, rank
 
 def customer_context(segment: Optional[str], city: Optional[str]) -> Optional[str]:
     """The segment a decision for this customer is made on: its named segment, else its city."""
-    if segment and segment.startswith("segment:"):
+    if segment and segment.startswith(("segment:", "feature:")):
         return segment
     return f"city:{city}" if city else None
 
