@@ -10,11 +10,11 @@ not bytes: a flush costs it two one-partition writes per slot however many impre
 
 What a crash can lose: at most the queue's contents plus the batch being written, that is
 ``SLOTBANDIT_WRITE_QUEUE`` + ``batch_size`` impressions (10,000 + 1,000 by default); at a steady load
-it is about one flush interval of traffic (0.1 s x requests/s). A clean stop (SIGTERM) drains the
-queue first. Clicks never go through this queue: they are written before POST /click answers.
+it is about one flush interval of traffic (``SLOTBANDIT_WRITE_INTERVAL_S``, 0.5 s by default, times
+the worker's requests/s). A clean stop (SIGTERM) drains the queue first. Clicks never go through this queue: they are written before POST /click answers.
 
-Retries: impression blocks have keys derived from their content, so they are retried until written. Counter
-batches are retried only when Cassandra proves they were not applied (Unavailable, no host, not
+Retries: impression blocks have keys derived from their content, so they are retried until
+written. Counter batches are retried only when Cassandra proves they were not applied (Unavailable, no host, not
 connected); a timed-out counter batch may or may not have counted, so its rows are counted as
 dropped rather than risk counting twice.
 """
@@ -58,7 +58,7 @@ class ImpressionWriter:
         counts: CountsStore,
         events: EventStore,
         queue_size: int = 10_000,
-        flush_interval_s: float = 0.1,
+        flush_interval_s: float = 0.5,
         batch_size: int = 1_000,
     ):
         self._counts = counts
