@@ -118,8 +118,9 @@ class EventStore:
                max_bytes: int = event_blocks.BLOCK_MAX_BYTES) -> List[Tuple[object, int]]:
         """One INSERT per partition (slot and hour) holding all its events as a block (or a few
         blocks, each of at most ``max_events`` events and about ``max_bytes`` of JSON); with the
-        number of events each holds. A block is a single row of four cells, however many events
-        it holds: Cassandra's cost per write no longer grows with the number of impressions."""
+        number of events each holds. A block is one row (two value cells) however many events it
+        holds, and Cassandra's cost is mostly per request and per row, not per byte. Its clustering
+        key starts with the earliest event_time of the block: readers select blocks by it."""
         statement = self.db.prepare(INSERT_BLOCK)
         inserts = []
         for (tenant, platform, slot_id, hour), group in event_blocks.split(events, max_events, max_bytes):
