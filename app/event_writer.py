@@ -1,19 +1,20 @@
 """Impressions are written off the response path by one background thread per process.
 
-A decision puts its impression (counter increments and an event-log row) on a bounded queue and
-answers at once. The writer thread wakes every ``flush_interval_s``, takes what accumulated (in
-slices of ``batch_size``), sums increments that touch the same counter row, and writes per
-partition batches (one counter batch per slot, one event batch per slot and hour) with bounded
-``execute_async`` concurrency. Cassandra shares the machine's cores with the service in small
-deployments, so fewer, larger mutations matter as much as the Python side.
+A decision puts its impression (counter increments and an event) on a bounded queue and answers
+at once. The writer thread wakes every ``flush_interval_s``, takes what accumulated (in slices of
+``batch_size``), sums increments that touch the same counter row, and writes one counter batch per
+slot and one impression block per slot and hour (a single row holding all those impressions, see
+app/store/event_blocks.py) with bounded ``execute_async`` concurrency. Cassandra shares the
+machine's cores with the service in small deployments, and its cost grows with requests and rows,
+not bytes: a flush costs it two one-partition writes per slot however many impressions it holds.
 
 What a crash can lose: at most the queue's contents plus the batch being written, that is
 ``SLOTBANDIT_WRITE_QUEUE`` + ``batch_size`` impressions (10,000 + 1,000 by default); at a steady load
-it is about one flush interval of traffic (0.1 s x requests/s). A clean stop (SIGTERM) drains the
-queue first. Clicks never go through this queue: they are written before POST /click answers.
+it is about one flush interval of traffic (``SLOTBANDIT_WRITE_INTERVAL_S``, 0.5 s by default, times
+the worker's requests/s). A clean stop (SIGTERM) drains the queue first. Clicks never go through this queue: they are written before POST /click answers.
 
-Retries: event rows have deterministic keys, so event batches are retried until written. Counter
-batches are retried only when Cassandra proves they were not applied (Unavailable, no host, not
+Retries: impression blocks have keys derived from their content, so they are retried until
+written. Counter batches are retried only when Cassandra proves they were not applied (Unavailable, no host, not
 connected); a timed-out counter batch may or may not have counted, so its rows are counted as
 dropped rather than risk counting twice.
 """
@@ -57,7 +58,7 @@ class ImpressionWriter:
         counts: CountsStore,
         events: EventStore,
         queue_size: int = 10_000,
-        flush_interval_s: float = 0.1,
+        flush_interval_s: float = 0.5,
         batch_size: int = 1_000,
     ):
         self._counts = counts
@@ -140,7 +141,7 @@ class ImpressionWriter:
     def _write(self, items: List[Item]) -> None:
         deltas = merge(delta for item_deltas, _ in items for delta in item_deltas)
         events = [event for _, event in items]
-        self._with_retries("event", self._events.batches(events), retry_ambiguous=True)
+        self._with_retries("event", self._events.blocks(events), retry_ambiguous=True)
         self._with_retries("counter", self._counts.batches(deltas), retry_ambiguous=False)
         metrics.IMPRESSIONS_WRITTEN.inc(len(items))
 

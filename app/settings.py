@@ -47,6 +47,7 @@ class Settings:
     posterior_refresh_s: float = 1.0
     config_refresh_s: float = 2.0
     write_queue_size: int = 10_000
+    write_interval_s: float = 0.5
     max_body_bytes: int = 64 * 1024
     max_events_body_bytes: int = 1024 * 1024  # POST /events: up to 1,000 events of about 1 KiB
     log_level: str = "INFO"
@@ -120,6 +121,7 @@ class Settings:
             posterior_refresh_s=_float(env, "SLOTBANDIT_POSTERIOR_REFRESH_S", 1.0, 0.05, 60.0),
             config_refresh_s=_float(env, "SLOTBANDIT_CONFIG_REFRESH_S", 2.0, 0.05, 4.0),
             write_queue_size=_int(env, "SLOTBANDIT_WRITE_QUEUE", 10_000, 100, 1_000_000),
+            write_interval_s=_float(env, "SLOTBANDIT_WRITE_INTERVAL_S", 0.5, 0.01, 5.0),
             max_body_bytes=_int(env, "SLOTBANDIT_MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             max_events_body_bytes=_int(env, "SLOTBANDIT_MAX_EVENTS_BODY_BYTES", 1024 * 1024, 1024,
                                        64 * 1024 * 1024),

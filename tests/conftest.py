@@ -111,19 +111,14 @@ class TenantHandle:
         return {"X-Api-Key": self.key}
 
     def events(self, slot_id: str, platform: str = "web") -> list:
-        """The slot's event-log rows of the last, this and the next UTC hour."""
+        """The slot's events of the last, this and the next UTC hour (rows and impression blocks)."""
         from datetime import datetime, timedelta, timezone
 
-        from app.store.events import hour_bucket
+        from app.store.events import EventStore
 
-        now = datetime.now(timezone.utc)
-        rows = []
-        for delta in (-1, 0, 1):
-            rows += self.db.execute(
-                "SELECT * FROM events WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ?",
-                (self.name, platform, slot_id, hour_bucket(now + timedelta(hours=delta))),
-            )
-        return rows
+        hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        return list(EventStore(self.db).read_period(self.name, platform, slot_id, hour - timedelta(hours=1),
+                                                    hour + timedelta(hours=2)))
 
     def add_slot(self, slot_id: str, creatives: Iterable[str] = ("a", "b", "c"), platform: str = "web",
                  attribution_window_s: Optional[int] = None, cities: Optional[dict] = None,

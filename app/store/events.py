@@ -1,4 +1,10 @@
-"""The event log (impressions and clicks, hourly partitions) and the exactly-once click claims."""
+"""The event log (impressions and clicks, hourly partitions) and the exactly-once click claims.
+
+The log lives in two tables with the same partitions: ``events`` (one row per event: clicks, and
+events written by the stream workers) and ``event_blocks`` (the impressions of one write packed
+into one row, see app/store/event_blocks.py). ``read_partitions`` merges both, so every reader
+sees one list of events per partition whichever way they were written.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,10 +13,11 @@ from functools import cached_property
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
-from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
 from app.db import Database
+from app.store import event_blocks
 
 EVENT_COLUMNS = ("tenant", "platform", "slot_id", "hour", "event_time", "event_id", "kind", "decision_id",
                  "creative_id", "segment")
@@ -67,7 +74,16 @@ SELECT_PARTITION = (
     "customer_id, referrer, policy, propensity FROM events "
     "WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ? AND event_time >= ? AND event_time < ?"
 )
-READ_CONCURRENCY = 16  # partitions read at once
+SELECT_BLOCKS = (
+    "SELECT events FROM event_blocks "
+    "WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ? AND first_time < ?"
+)
+INSERT_BLOCK = (
+    "INSERT INTO event_blocks (tenant, platform, slot_id, hour, first_time, block_id, event_count, events) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+BLOCKS_PAGE = 100  # blocks per page of a partition read
+READ_CONCURRENCY = 16  # queries in flight at once (two per partition: rows and blocks)
 READ_CHUNK = 48  # partitions per round trip of read_partitions (progress is reported between chunks)
 
 
@@ -98,6 +114,21 @@ class EventStore:
             batches.append((batch, rows))
         return batches
 
+    def blocks(self, events: Iterable[Event], max_events: int = event_blocks.BLOCK_MAX_EVENTS,
+               max_bytes: int = event_blocks.BLOCK_MAX_BYTES) -> List[Tuple[object, int]]:
+        """One INSERT per partition (slot and hour) holding all its events as a block (or a few
+        blocks, each of at most ``max_events`` events and about ``max_bytes`` of JSON); with the
+        number of events each holds. A block is one row (two value cells) however many events it
+        holds, and Cassandra's cost is mostly per request and per row, not per byte. Its clustering
+        key starts with the earliest event_time of the block: readers select blocks by it."""
+        statement = self.db.prepare(INSERT_BLOCK)
+        inserts = []
+        for (tenant, platform, slot_id, hour), group in event_blocks.split(events, max_events, max_bytes):
+            first = min(event.event_time for event in group)
+            inserts.append((statement.bind((tenant, platform, slot_id, hour, first, event_blocks.block_id(group),
+                                            len(group), event_blocks.pack(group))), len(group)))
+        return inserts
+
     def insert(self, event: Event) -> None:
         self.db.session.execute(self._bound_insert(event))
 
@@ -123,23 +154,26 @@ class EventStore:
 
     def read_partitions(self, partitions: Sequence[Partition], start: datetime, end: datetime,
                         progress: Optional[Callable[[int, int], None]] = None) -> Iterator[dict]:
-        """The rows of the given hour partitions with start <= event_time < end, partition by partition.
+        """The events of the given hour partitions with start <= event_time < end, partition by partition.
 
-        Partitions are read ``READ_CONCURRENCY`` at a time in chunks of ``READ_CHUNK``;
-        ``progress(partitions_read, partitions_total)`` is called after each chunk. ``event_time``
-        comes back as an aware UTC datetime (the driver returns naive UTC).
+        Each partition's rows (table ``events``) and blocks (table ``event_blocks``) are merged into
+        one list ordered by (event_time, event_id), one entry per such key, as the clustering of
+        ``events`` orders and de-duplicates rows. Partitions are read ``READ_CONCURRENCY`` queries
+        at a time in chunks of ``READ_CHUNK``; ``progress(partitions_read, partitions_total)`` is
+        called after each chunk. ``event_time`` comes back as an aware UTC datetime (the driver
+        returns naive UTC).
         """
-        statement = self.db.prepare(SELECT_PARTITION)
+        rows_statement, blocks_statement = self.db.prepare(SELECT_PARTITION), self.db.prepare(SELECT_BLOCKS)
+        blocks_statement.fetch_size = BLOCKS_PAGE  # a block holds up to 1,000 events: smaller pages
         for first in range(0, len(partitions), READ_CHUNK):
             chunk = partitions[first:first + READ_CHUNK]
-            results = execute_concurrent_with_args(self.db.session, statement,
-                                                   [(*key, start, end) for key in chunk],
-                                                   concurrency=READ_CONCURRENCY, raise_on_first_error=True)
-            for _success, rows in results:
-                for row in rows:
-                    if row["event_time"] is not None and row["event_time"].tzinfo is None:
-                        row["event_time"] = row["event_time"].replace(tzinfo=timezone.utc)
-                    yield row
+            queries = []
+            for key in chunk:
+                queries += [(rows_statement, (*key, start, end)), (blocks_statement, (*key, end))]
+            results = execute_concurrent(self.db.session, queries, concurrency=READ_CONCURRENCY,
+                                         raise_on_first_error=True)
+            for key, (_ok, rows), (_ok_blocks, blocks) in zip(chunk, results[0::2], results[1::2]):
+                yield from _partition_events(key, rows, blocks, start, end)
             if progress is not None:
                 progress(first + len(chunk), len(partitions))
 
@@ -172,6 +206,21 @@ class EventStore:
             consistency=ConsistencyLevel.SERIAL,
         ).one()
         return row["state"] if row else None
+
+
+def _partition_events(key: Partition, rows, blocks, start: datetime, end: datetime) -> List[dict]:
+    """The rows and block events of one partition inside [start, end), merged (see read_partitions)."""
+    found = []
+    for row in rows:
+        row["event_time"] = event_blocks.aware(row["event_time"])
+        found.append(row)
+    start_utc, end_utc = event_blocks.to_millisecond(start), event_blocks.to_millisecond(end)
+    merged = False
+    for block in blocks:
+        found += [event for event in event_blocks.unpack(block["events"], *key[:3])
+                  if start_utc <= event["event_time"] < end_utc]
+        merged = True
+    return event_blocks.merge_rows(found) if merged else found
 
 
 def _size(event: Event) -> int:

@@ -14,7 +14,7 @@ from app.decision_ids import DecisionSigner
 from app.runtime import Runtime
 from app.schema import apply_schema
 from app.settings import Settings
-from app.store.events import hour_bucket
+from app.store.events import EventStore, hour_bucket
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -112,9 +112,9 @@ def test_decide_click_and_stats_on_a_modern_cassandra(modern_settings):
         assert client.get("/slot/home/creative?platform=web", headers={"X-Api-Key": "sb_unknown"}).status_code == 401
         other = runtime.tenants.create(f"other-{secrets.token_hex(3)}")
         assert client.get("/slot/home/creative?platform=web", headers={"X-Api-Key": other}).status_code == 404
-        events = [row["kind"] for hour in _hours(decision) for row in db.execute(
-            "SELECT kind FROM events WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ?",
-            (name, "web", "home", hour))]
+        events = [row["kind"] for row in EventStore(db).read_partitions(
+            [(name, "web", "home", hour) for hour in _hours(decision)],
+            datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc))]
         assert sorted(events) == ["click", "impression"], events
     finally:
         runtime.close()
