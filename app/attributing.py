@@ -25,12 +25,12 @@ from app.decision_ids import DecisionToken, read_unverified
 from app.runtime import Runtime
 from app.store.catalog import SlotConfig
 from app.store.customers import CustomerStore
+from app.store.catalog import REVENUE
 from app.store.revenue import LabelWrite, RevenueStore, StoredClick
 from bandit.attribution import DAY_S, REPEAT_WINDOW_S, Click, Payment, attribute
 
 log = logging.getLogger(__name__)
 
-REVENUE = "revenue"
 LATE_S = 7 * DAY_S
 ROUNDS = 5  # recomputations per call while the customer's data keeps changing underneath
 

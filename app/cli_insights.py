@@ -50,13 +50,13 @@ class Readers:
     catalog: Any
     counts: Any
     policy: Any
+    revenue_policy: Any
 
     def stored_snapshot(self, tenant: str, platform: str, slot_id: str):
-        """As Runtime.stored_snapshot: counts and seeded priors read from storage now."""
+        """As Runtime.stored_snapshot: counts, seeded priors and revenue totals read from storage now."""
         from app.runtime import read_snapshot
-        from app.store.priors import PriorsStore
 
-        return read_snapshot(self.counts, PriorsStore(self.db), tenant, platform, slot_id)
+        return read_snapshot(self.db, tenant, platform, slot_id)
 
 
 def _readers(tenant: str) -> Readers:
@@ -64,11 +64,14 @@ def _readers(tenant: str) -> Readers:
 
     from app.store import CatalogStore, CountsStore, TenantStore
     from bandit import ThompsonConfig, ThompsonPolicy
+    from bandit.revenue import RevenueConfig, RevenuePolicy
 
     db = _connect(_settings())
     if not TenantStore(db).exists(tenant):
         raise CliError(f"unknown tenant {tenant!r} (see `slotbandit tenant list`)")
-    return Readers(db, CatalogStore(db), CountsStore(db), ThompsonPolicy(ThompsonConfig(), np.random.default_rng(0)))
+    rng = np.random.default_rng(0)
+    return Readers(db, CatalogStore(db), CountsStore(db), ThompsonPolicy(ThompsonConfig(), rng),
+                   RevenuePolicy(RevenueConfig(), rng))
 
 
 def _run(action: Callable[[], Any]) -> Any:

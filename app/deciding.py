@@ -13,12 +13,12 @@ from app.errors import NotFound
 from app.feature_segments import feature_segment
 from app.runtime import Runtime
 from app.store import CountDelta, Event
+from app.store.catalog import REVENUE
 from app.decision_ids import DecisionToken
 from bandit import GLOBAL, Decision
 from bandit.holdout import HOLDOUT, in_holdout, uniform_choice
 
 POLICY = "thompson"
-REVENUE = "revenue"
 _HOLDOUT_RNG = np.random.default_rng()  # per-request holdout draws and uniform picks (thread-safe)
 
 
@@ -71,7 +71,11 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
         choice = Decision(eligible[index].creative_id, HOLDOUT, propensity)
     else:
         snapshot = rt.snapshot(req.tenant, req.platform, req.slot_id)
-        choice = rt.policy.decide(snapshot, req.deciding_segment(), tuple(by_id))
+        if slot.objective == REVENUE:  # value per impression: click x purchase x (1 - refund) x amount
+            prices = {c.creative_id: c.price for c in eligible if c.price}  # a free or unpriced offer: None
+            choice = rt.revenue_policy.decide(snapshot, req.deciding_segment(), tuple(by_id), prices)
+        else:
+            choice = rt.policy.decide(snapshot, req.deciding_segment(), tuple(by_id))
     creative = by_id[choice.creative_id]
 
     issued_ms = int(time.time() * 1000)

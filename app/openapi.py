@@ -79,6 +79,25 @@ SCHEMAS: Dict[str, Any] = {
                      "description": "Equal-tailed 95% credible interval"},
             "p_best": {**NUMBER_OR_NULL, "description": "P(this creative has the highest rate); null if not eligible"},
             "eligible": {"type": "boolean"},
+            "revenue": _ref("OfferStats"),
+        },
+    },
+    "OfferStats": {
+        "type": "object",
+        "description": "Revenue slots, eligible offers: posterior means of the factors of the value per impression "
+                       "click x purchase x (1 - refund) x amount, the value's mean and 95% interval, and "
+                       "P(this offer has the highest value)",
+        "required": ["purchases", "gross", "purchase_rate", "refund_rate", "amount", "value", "value_ci95", "p_best"],
+        "properties": {
+            "purchases": {"type": "number", "minimum": 0,
+                          "description": "attributed purchase credit (a purchase shared by k decisions: 1/k each)"},
+            "gross": {"type": "number", "minimum": 0, "description": "attributed revenue before refunds"},
+            "purchase_rate": {"type": "number", "description": "p(purchase | click)"},
+            "refund_rate": {"type": "number", "description": "p(refund | purchase)"},
+            "amount": {"type": "number", "description": "E(revenue | purchase)"},
+            "value": {"type": "number"},
+            "value_ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "p_best": {"type": "number"},
         },
     },
     "SegmentStats": {
@@ -88,8 +107,9 @@ SCHEMAS: Dict[str, Any] = {
                        "creatives": {"type": "array", "items": _ref("CreativeStats")}},
     },
     "Stats": {
-        "type": "object", "required": ["slot_id", "platform", "segments", "lift_over_holdout"],
+        "type": "object", "required": ["slot_id", "platform", "objective", "segments", "lift_over_holdout"],
         "properties": {"slot_id": {"type": "string"}, "platform": {"type": "string"},
+                       "objective": {"type": "string", "enum": ["clicks", "revenue"]},
                        "segments": {"type": "array", "items": _ref("SegmentStats")},
                        "lift_over_holdout": _ref("Lift")},
     },

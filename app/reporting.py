@@ -8,9 +8,11 @@ import numpy as np
 from app.errors import NotFound
 from app.runtime import Runtime
 from app.store import SlotConfig
+from app.store.catalog import REVENUE
 from bandit import GLOBAL, ArmCounts, SlotSnapshot, choice_probabilities, posteriors_for
 from bandit.holdout import HOLDOUT
 from bandit.lift import lift_over_holdout
+from bandit.revenue_stats import revenue_summaries
 
 # P(best) by Monte Carlo with 20,000 joint draws: standard error <= sqrt(0.25 / 20000) = 0.0035.
 P_BEST_DRAWS = 20_000
@@ -28,6 +30,7 @@ def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Opti
     return {
         "slot_id": slot_id,
         "platform": platform,
+        "objective": slot.objective,
         "segments": [_segment_stats(rt, slot, snapshot, segment, rng) for segment in segments],
         "lift_over_holdout": _lift(snapshot),
     }
@@ -81,6 +84,7 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
             rng, n_draws=P_BEST_DRAWS,
         )
         p_best = dict(zip(eligible, probabilities))
+    revenue = _revenue_stats(rt, slot, snapshot, segment, city, rng) if slot.objective == REVENUE else {}
     rows: List[Dict[str, Any]] = []
     for cid, posterior in zip(creative_ids, posteriors):
         counts = snapshot.counts(segment, cid)
@@ -95,8 +99,33 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
             "ci95": [round(low, 6), round(high, 6)],
             "p_best": round(float(p_best[cid]), 4) if cid in p_best else None,
             "eligible": cid in p_best,
+            **({"revenue": revenue[cid]} if cid in revenue else {}),
         })
     return {"segment": segment, "decided_by": used, "creatives": rows}
+
+
+def _revenue_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segment: str, city: Optional[str],
+                   rng: np.random.Generator) -> Dict[str, Dict[str, Any]]:
+    """{creative_id: attributed purchases and gross revenue in this segment, the factor posteriors and
+    the value per impression} of the eligible offers, as the revenue policy sees them when it decides
+    for this segment (bandit.revenue_stats)."""
+    eligible = slot.eligible(city)
+    if not eligible:
+        return {}
+    prices = {c.creative_id: c.price for c in eligible if c.price}
+    _, summaries = revenue_summaries(snapshot, segment, [c.creative_id for c in eligible], prices,
+                                     rt.revenue_policy.revenue_config, rng)
+    totals = {c.creative_id: snapshot.revenue_totals(segment, c.creative_id) for c in eligible}
+    return {s.creative_id: {
+        "purchases": round(totals[s.creative_id].purchases, 6),
+        "gross": round(totals[s.creative_id].gross, 6),
+        "purchase_rate": round(s.purchase_rate, 6),
+        "refund_rate": round(s.refund_rate, 6),
+        "amount": round(s.amount, 6),
+        "value": round(s.value, 6),
+        "value_ci95": [round(s.value_ci95[0], 6), round(s.value_ci95[1], 6)],
+        "p_best": round(s.probability_best, 4),
+    } for s in summaries}
 
 
 def _ctr(counts: ArmCounts) -> Dict[str, Any]:

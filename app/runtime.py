@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 from flask import current_app
@@ -15,7 +15,9 @@ from app.event_writer import ImpressionWriter
 from app.settings import Settings
 from app.store import CatalogStore, CountsStore, EventStore, SlotConfig, TenantStore, hash_key
 from app.store.priors import PriorsStore
+from app.store.revenue import RevenueStore
 from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
+from bandit.revenue import RevenueConfig, RevenuePolicy, RevenueTotals
 
 KEY_CACHE_TTL_S = 2.0
 SlotKey = Tuple[str, str, str]  # (tenant, platform, slot_id)
@@ -31,7 +33,8 @@ class Runtime:
     events: EventStore
     writer: ImpressionWriter
     signer: DecisionSigner
-    policy: ThompsonPolicy
+    policy: ThompsonPolicy  # slots whose objective is clicks
+    revenue_policy: RevenuePolicy  # slots whose objective is revenue (bandit.revenue)
     keys: RefreshingCache
     slots: RefreshingCache
     snapshots: RefreshingCache
@@ -40,15 +43,15 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, rng: Optional[np.random.Generator] = None) -> "Runtime":
         db = Database(settings)
+        rng = rng or np.random.default_rng()
         tenants, catalog, counts, events = TenantStore(db), CatalogStore(db), CountsStore(db), EventStore(db)
         def on_error(cache_name: str) -> None:
             metrics.CACHE_REFRESH_ERRORS.labels(cache_name).inc()
 
         versions = iter(range(1, 1 << 62))
-        priors = PriorsStore(db)
 
         def load_snapshot(key: SlotKey) -> SlotSnapshot:
-            return read_snapshot(counts, priors, *key, version=next(versions))
+            return read_snapshot(db, *key, version=next(versions))
 
         publisher = None
         if settings.kafka_bootstrap_servers:  # Kafka mode: events are published, workers write them
@@ -66,7 +69,8 @@ class Runtime:
             writer=publisher or ImpressionWriter(counts, events, queue_size=settings.write_queue_size,
                                                  flush_interval_s=settings.write_interval_s),
             signer=DecisionSigner(settings.require_secret()),
-            policy=ThompsonPolicy(ThompsonConfig(), rng or np.random.default_rng()),
+            policy=ThompsonPolicy(ThompsonConfig(), rng),
+            revenue_policy=RevenuePolicy(RevenueConfig(), rng),
             keys=RefreshingCache("api_keys", tenants.tenant_for_key_hash, KEY_CACHE_TTL_S, on_refresh_error=on_error),
             slots=RefreshingCache("slots", lambda key: catalog.load_slot(*key), settings.config_refresh_s,
                                   on_refresh_error=on_error),
@@ -85,20 +89,25 @@ class Runtime:
         return self.snapshots.get((tenant, platform, slot_id))
 
     def stored_snapshot(self, tenant: str, platform: str, slot_id: str) -> SlotSnapshot:
-        """The slot's counts and priors read from storage now, for stats and exports that must show
-        every write that has landed."""
-        return read_snapshot(self.counts, PriorsStore(self.db), tenant, platform, slot_id)
+        """The slot's counts, priors and revenue totals read from storage now, for stats and exports
+        that must show every write that has landed."""
+        return read_snapshot(self.db, tenant, platform, slot_id)
 
     def close(self) -> None:
         self.writer.close()
         self.db.shutdown()
 
 
-def read_snapshot(counts: CountsStore, priors: PriorsStore, tenant: str, platform: str, slot_id: str,
-                  version: int = 0) -> SlotSnapshot:
-    """One slot's counts (counters plus stream totals) and seeded priors, read from storage."""
-    return SlotSnapshot(segments=counts.read_slot(tenant, platform, slot_id), version=version,
-                        priors=priors.read_slot(tenant, platform, slot_id))
+def read_snapshot(db: Database, tenant: str, platform: str, slot_id: str, version: int = 0) -> SlotSnapshot:
+    """One slot's counts (counters plus stream totals), seeded priors and attributed revenue totals
+    (empty unless the slot's objective is revenue), read from storage: three partition reads."""
+    revenue: Dict[str, Dict[str, RevenueTotals]] = {}
+    for (segment, creative_id), values in RevenueStore(db).totals(tenant, platform, slot_id).items():
+        # Totals are moved by differences of floats: clamp the last-digit noise below zero.
+        purchases, refunds, gross, gross_sq = (max(float(v), 0.0) for v in values[:4])
+        revenue.setdefault(segment, {})[creative_id] = RevenueTotals(purchases, refunds, gross, gross_sq)
+    return SlotSnapshot(segments=CountsStore(db).read_slot(tenant, platform, slot_id), version=version,
+                        priors=PriorsStore(db).read_slot(tenant, platform, slot_id), revenue=revenue)
 
 
 def runtime() -> Runtime:

@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ATTRIBUTION_WINDOW_S = 24 * 3600
 DEFAULT_HORIZON_S = 7 * 24 * 3600
-OBJECTIVES = ("clicks", "revenue")
+CLICKS, REVENUE = "clicks", "revenue"
+OBJECTIVES = (CLICKS, REVENUE)
 
 
 @dataclass(frozen=True)

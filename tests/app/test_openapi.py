@@ -323,3 +323,18 @@ def test_generated_requests_never_get_a_5xx(app, tenant, described):
     assert 200 in statuses["GET /slot/{slot_id}/stats positive"], statuses
     assert {400, 404} & statuses["POST /click negative"], statuses
     assert 200 in statuses["POST /events positive"] and 400 in statuses["POST /events negative"], statuses
+
+
+def test_stats_of_a_revenue_slot_match_the_spec(described, client, tenant, db):
+    tenant.add_slot("shop", creatives=["small", "big"])
+    db.execute("UPDATE slots SET objective = 'revenue' WHERE tenant = ? AND platform = 'web' AND slot_id = 'shop'",
+               (tenant.name,))
+    db.execute("UPDATE creatives SET offer_type = 'coins', price = 4.99 WHERE tenant = ? AND platform = 'web' "
+               "AND slot_id = 'shop' AND creative_id = 'big'", (tenant.name,))
+    body = described.check("/slot/{slot_id}/stats", "get", client.get(
+        "/slot/shop/stats?platform=web", headers=tenant.headers), "Stats")
+    assert body["objective"] == "revenue"
+    rows = {r["creative_id"]: r for r in body["segments"][0]["creatives"]}
+    # No data yet: the amount priors sit on the price, or on the default amount 1.0 without one.
+    assert rows["big"]["revenue"]["amount"] == pytest.approx(4.99)
+    assert rows["small"]["revenue"]["amount"] == pytest.approx(1.0)

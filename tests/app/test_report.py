@@ -5,6 +5,7 @@ import base64
 import csv
 import re
 import secrets
+from datetime import datetime, timezone
 
 import pytest
 
@@ -122,6 +123,27 @@ def test_report_lift_in_the_period_follows_the_policy_of_each_decision(cli, runt
                              "holdout_clicks")] == ["period", "50", "5", "20", "1"]
     assert float(row["lift"]) == pytest.approx(expected.lift, rel=1e-5)
     assert float(row["ci_high"]) == pytest.approx(expected.ci_high, rel=1e-5)
+
+
+def test_report_of_a_revenue_slot_shows_its_attributed_purchases(cli, client, tenant, tmp_path):
+    tenant.add_slot("shop", creatives=["gems"])
+    tenant.db.execute("UPDATE slots SET objective = 'revenue' WHERE tenant = ? AND platform = 'web' AND slot_id = ?",
+                      (tenant.name, "shop"))
+    tenant.db.execute("UPDATE creatives SET offer_type = 'gems', price = 4.99 WHERE tenant = ? AND platform = 'web' "
+                      "AND slot_id = 'shop' AND creative_id = 'gems'", (tenant.name,))
+    decision = client.get("/slot/shop/creative", query_string={"platform": "web", "customer_id": "p-1"},
+                          headers=tenant.headers).get_json()
+    assert client.post("/click", json={"decision_id": decision["decision_id"]}, headers=tenant.headers).status_code == 202
+    purchase = {"event_id": "buy-1", "event": "purchase", "customer_id": "p-1", "session_id": "s",
+                "event_time": datetime.now(timezone.utc).isoformat(), "txn_amount": 4.99, "sku": "gems"}
+    assert client.post("/events", json=[purchase], headers=tenant.headers).get_json()["accepted"] == 1
+    assert cli("report", "--tenant", tenant.name, "--slot", "shop", "--since", "1d",
+               "--out", str(tmp_path)).exit_code == 0
+    html = (tmp_path / "report.html").read_text()
+    assert 'id="revenue-table"' in html and "no revenue is recorded" not in html
+    table = html[html.index('id="revenue-table"'):]
+    row = table[table.index("<td>gems</td>"):]
+    assert '<td class="num">1.0000</td><td class="num">4.9900</td>' in row[:200], row[:200]
 
 
 def test_report_of_a_revenue_slot_says_no_revenue_is_recorded(cli, tenant, tmp_path):
