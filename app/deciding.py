@@ -71,11 +71,14 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
         choice = Decision(eligible[index].creative_id, HOLDOUT, propensity)
     else:
         snapshot = rt.snapshot(req.tenant, req.platform, req.slot_id)
+        segment, ids = req.deciding_segment(), tuple(by_id)
         if slot.objective == REVENUE:  # value per impression: click x purchase x (1 - refund) x amount
             prices = {c.creative_id: c.price for c in eligible if c.price}  # a free or unpriced offer: None
-            choice = rt.revenue_policy.decide(snapshot, req.deciding_segment(), tuple(by_id), prices)
+            choice = rt.revenue_policy.decide(snapshot, segment, ids, prices)
+            rt.prewarmer.note((req.tenant, req.platform, req.slot_id), rt.revenue_policy, segment, ids, prices)
         else:
-            choice = rt.policy.decide(snapshot, req.deciding_segment(), tuple(by_id))
+            choice = rt.policy.decide(snapshot, segment, ids)
+            rt.prewarmer.note((req.tenant, req.platform, req.slot_id), rt.policy, segment, ids)
     creative = by_id[choice.creative_id]
 
     issued_ms = int(time.time() * 1000)

@@ -12,6 +12,7 @@ from app.cache import RefreshingCache
 from app.db import Database
 from app.decision_ids import DecisionSigner
 from app.event_writer import ImpressionWriter
+from app.prewarm import Prewarmer
 from app.settings import Settings
 from app.store import CatalogStore, CountsStore, EventStore, SlotConfig, TenantStore, hash_key
 from app.store.priors import PriorsStore
@@ -38,6 +39,7 @@ class Runtime:
     keys: RefreshingCache
     slots: RefreshingCache
     snapshots: RefreshingCache
+    prewarmer: Prewarmer
     publisher: Optional[object] = None  # app.stream.publisher.KafkaPublisher in Kafka mode
 
     @classmethod
@@ -50,8 +52,12 @@ class Runtime:
 
         versions = iter(range(1, 1 << 62))
 
+        prewarmer = Prewarmer()
+
         def load_snapshot(key: SlotKey) -> SlotSnapshot:
-            return read_snapshot(db, *key, version=next(versions))
+            snapshot = read_snapshot(db, *key, version=next(versions))
+            prewarmer.warm(key, snapshot)  # propensities of the new posteriors, before requests see them
+            return snapshot
 
         publisher = None
         if settings.kafka_bootstrap_servers:  # Kafka mode: events are published, workers write them
@@ -60,6 +66,7 @@ class Runtime:
             publisher = KafkaPublisher(settings)
         return cls(
             publisher=publisher,
+            prewarmer=prewarmer,
             settings=settings,
             db=db,
             tenants=tenants,

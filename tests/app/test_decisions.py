@@ -101,3 +101,30 @@ def test_slot_without_eligible_creative_is_404(client, tenant):
     answer = decide(client, tenant, "home")
     assert answer.status_code == 404
     assert answer.get_json()["error"]["code"] == "no_eligible_creative"
+
+
+def test_after_the_first_decision_propensities_are_computed_off_the_request_path(client, tenant, runtime,
+                                                                                  monkeypatch):
+    """The Monte Carlo behind propensities runs when a snapshot reloads (app.prewarm), in the cache's
+    refresh thread; only the very first decision of a slot computes it on the request thread."""
+    import threading
+    import time
+
+    policy, threads = runtime.policy, []
+    compute = type(policy)._compute_arms
+
+    def counting(self, *args):
+        threads.append(threading.current_thread().name)
+        return compute(self, *args)
+
+    monkeypatch.setattr(type(policy), "_compute_arms", counting)
+    tenant.add_slot("warm", creatives=["a", "b", "c"])
+    deadline = time.monotonic() + 3.0  # posteriors reload every 0.2 s in the tests, impressions land every 0.5 s
+    while time.monotonic() < deadline:
+        answer = decide(client, tenant, "warm", city="pune")
+        assert answer.status_code == 200
+        client.post("/click", json={"decision_id": answer.get_json()["decision_id"]}, headers=tenant.headers)
+        time.sleep(0.02)
+    on_requests = [name for name in threads if not name.startswith("refresh-")]
+    assert len(on_requests) == 1, threads  # the first decision: no snapshot existed before it
+    assert len(threads) > 2, threads  # counts changed and the reloads recomputed
