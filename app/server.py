@@ -5,6 +5,7 @@ compared under identical server settings.
 """
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -26,9 +27,19 @@ def gunicorn_options(host: str, port: int, workers: Optional[int] = None) -> Dic
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
+        "post_worker_init": _freeze_startup_objects,
         "worker_exit": _worker_exit,
         "child_exit": _child_exit,
     }
+
+
+def _freeze_startup_objects(worker) -> None:
+    """Keep what a worker allocated while starting (modules, the app, the Cassandra driver: about
+    100,000 objects) out of Python's cyclic garbage collector, so that its full collections scan only
+    what requests made since. Measured on a decision worker: the longest full collection in 15,000
+    requests went from 72 ms to 2.6 ms, which is the difference between a 15 ms and a 70 ms tail."""
+    gc.collect()
+    gc.freeze()
 
 
 def _worker_exit(server, worker) -> None:

@@ -322,10 +322,9 @@ class RevenuePolicy(ThompsonPolicy):
     ) -> _Arms:
         """Factor posteriors, their Monte Carlo choice probabilities and a block of draws."""
         posteriors = self._offer_posteriors(snapshot, used, ids, extra)
-        n_draws = self._config.propensity_draws
         probabilities = self._monte_carlo(
             posteriors.parameters(),
-            lambda: win_frequencies(posteriors.draw_values(self._rng, n_draws)),
+            lambda n: win_frequencies(posteriors.draw_values(self._rng, n)) * n,
         )
         return _Arms(used, ids, probabilities, BlockChoices(posteriors.draw_values, DRAW_BLOCK))
 

@@ -75,11 +75,11 @@ SELECT_PARTITION = (
     "WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ? AND event_time >= ? AND event_time < ?"
 )
 SELECT_BLOCKS = (
-    "SELECT events FROM event_blocks "
+    "SELECT events, packed FROM event_blocks "
     "WHERE tenant = ? AND platform = ? AND slot_id = ? AND hour = ? AND first_time < ?"
 )
 INSERT_BLOCK = (
-    "INSERT INTO event_blocks (tenant, platform, slot_id, hour, first_time, block_id, event_count, events) "
+    "INSERT INTO event_blocks (tenant, platform, slot_id, hour, first_time, block_id, event_count, packed) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 BLOCKS_PAGE = 100  # blocks per page of a partition read
@@ -217,7 +217,8 @@ def _partition_events(key: Partition, rows, blocks, start: datetime, end: dateti
     start_utc, end_utc = event_blocks.to_millisecond(start), event_blocks.to_millisecond(end)
     merged = False
     for block in blocks:
-        found += [event for event in event_blocks.unpack(block["events"], *key[:3])
+        stored = block["packed"] if block["packed"] is not None else block["events"]
+        found += [event for event in event_blocks.unpack(stored, *key[:3])
                   if start_utc <= event["event_time"] < end_utc]
         merged = True
     return event_blocks.merge_rows(found) if merged else found

@@ -108,7 +108,7 @@ def test_blocks_are_cut_by_event_count_and_size(db):
     assert [n for _, n in EventStore(db).blocks(events, max_events=100)] == [100, 100, 50]
     by_bytes = [n for _, n in EventStore(db).blocks(events, max_bytes=10_000)]
     assert sum(by_bytes) == 250 and len(by_bytes) > 3
-    assert all(len(event_blocks.pack(events[:n])) < 10_000 + 400 for n in by_bytes)
+    assert all(len(event_blocks.block_json(events[:n])) < 10_000 + 400 for n in by_bytes)
 
 
 def test_the_impression_writer_stores_one_block_per_flush_and_slot(db):
@@ -132,8 +132,30 @@ def test_the_impression_writer_stores_one_block_per_flush_and_slot(db):
     assert sum(c.impressions for c in counts["global"].values()) == 300
 
 
+def test_blocks_are_stored_deflated_and_plain_json_blocks_still_read(db):
+    compressed, plain = name(), name()
+    write_blocks(db, impressions(compressed, 200))
+    stored = list(db.execute("SELECT events, packed FROM event_blocks WHERE tenant = ? AND platform = 'web' "
+                             "AND slot_id = 'home' AND hour = ?", (compressed, T0.strftime("%Y%m%d%H"))))
+    assert stored and all(r["events"] is None and r["packed"] for r in stored)
+    assert sum(len(r["packed"]) for r in stored) < len(event_blocks.block_json(impressions(compressed, 200))) / 2
+    # A block written as plain JSON in column events (the format before compression) reads the same.
+    events = impressions(plain, 200)
+    for hour in sorted({e.hour for e in events}):
+        group = [e for e in events if e.hour == hour]
+        db.execute("INSERT INTO event_blocks (tenant, platform, slot_id, hour, first_time, block_id, event_count, "
+                   "events) VALUES (?, 'web', 'home', ?, ?, ?, ?, ?)",
+                   (plain, hour, group[0].event_time, event_blocks.block_id(group), len(group),
+                    event_blocks.block_json(group)))
+    store = EventStore(db)
+    assert [{**r, "tenant": compressed} for r in read_all(store, plain)] == read_all(store, compressed)
+    assert len(read_all(store, plain)) == 200
+
+
 def test_an_unknown_block_format_is_refused():
     with pytest.raises(event_blocks.BlockFormatError):
         event_blocks.unpack('{"v": 99, "columns": [], "rows": []}', "t", "web", "home")
     with pytest.raises(event_blocks.BlockFormatError):
         event_blocks.unpack("not json", "t", "web", "home")
+    with pytest.raises(event_blocks.BlockFormatError):
+        event_blocks.unpack(b"not deflated", "t", "web", "home")

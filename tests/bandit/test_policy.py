@@ -206,3 +206,16 @@ def test_thompson_config_is_validated(kwargs, error, message):
 
 def test_default_config_pools_with_default_bounds():
     assert ThompsonConfig().pooling == PoolingConfig()
+
+
+def test_propensities_drawn_in_slices_are_the_draws_of_one_matrix():
+    """The policy draws its Monte Carlo in slices of MC_SLICE rows (to let request threads run);
+    numpy draws a matrix row by row, so the slices give exactly the numbers of one big draw."""
+    from bandit import choice_probabilities
+
+    snapshot = make_snapshot()
+    _, probabilities = make_policy(seed=5).probabilities(snapshot, "city:jaipur", CREATIVES)
+    _, posteriors = posteriors_for(snapshot, "city:jaipur", CREATIVES, ThompsonConfig())
+    expected = choice_probabilities(np.array([p.alpha for p in posteriors]), np.array([p.beta for p in posteriors]),
+                                    np.random.default_rng(5), ThompsonConfig().propensity_draws)
+    np.testing.assert_array_equal(probabilities, expected)
