@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
-from cassandra.query import BatchStatement, BatchType
 
 from app.db import Database
+from app.store.fence import fenced_batch
 from app.errors import StorageUnavailable
 
 FIELDS = ("purchases", "refunds", "gross", "gross_sq", "refunded")
@@ -37,9 +37,6 @@ READ_LABELS = ("SELECT name, purchases, refunds, gross, gross_sq, refunded, fina
                + " AND kind = 'label' AND name IN ?")
 READ_TOTALS = ("SELECT name, purchases, refunds, gross, gross_sq, refunded FROM revenue_state" + _PK
                + " AND kind = 'total'")
-FIRST_VERSION = ("INSERT INTO revenue_state (tenant, platform, slot_id, kind, name, version) "
-                 "VALUES (?, ?, ?, 'fence', '', 1) IF NOT EXISTS")
-NEXT_VERSION = "UPDATE revenue_state SET version = ?" + _PK + " AND kind = 'fence' AND name = '' IF version = ?"
 SET_LABEL = ("UPDATE revenue_state USING TTL ? SET creative_id = ?, segments = ?, purchases = ?, refunds = ?, "
              "gross = ?, gross_sq = ?, refunded = ?, final = ?" + _PK + " AND kind = 'label' AND name = ?")
 SET_TOTAL = ("UPDATE revenue_state SET purchases = ?, refunds = ?, gross = ?, gross_sq = ?, refunded = ?"
@@ -137,11 +134,7 @@ class RevenueStore:
 
     def _commit(self, pk: tuple, version: Optional[int], changed: Sequence[LabelWrite],
                 totals: Mapping[Arm, Values]) -> bool:
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
-        if version is None:
-            batch.add(self.db.prepare(FIRST_VERSION).bind(pk))
-        else:
-            batch.add(self.db.prepare(NEXT_VERSION).bind((version + 1, *pk, version)))
+        batch = fenced_batch(self.db, "revenue_state", pk, version)
         set_label = self.db.prepare(SET_LABEL)
         for w in changed:
             batch.add(set_label.bind((w.ttl_s, w.creative_id, json.dumps(list(w.segments)), *w.values, w.final,

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from cassandra import ConsistencyLevel
-from cassandra.query import BatchStatement, BatchType
 
 from app.db import Database
+from app.store.fence import fenced_batch
 from bandit import ArmCounts
 
 SEEN_TTL_S = 6 * 3600
@@ -39,10 +39,6 @@ READ_SEEN = ("SELECT name FROM stream_counts WHERE tenant = ? AND platform = ? A
              "AND kind = 'seen' AND name IN ?")
 READ_KIND = ("SELECT name, impressions, clicks FROM stream_counts "
              "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind = ?")
-FIRST_VERSION = ("INSERT INTO stream_counts (tenant, platform, slot_id, kind, name, version) "
-                 "VALUES (?, ?, ?, 'fence', '', 1) IF NOT EXISTS")
-NEXT_VERSION = ("UPDATE stream_counts SET version = ? WHERE tenant = ? AND platform = ? AND slot_id = ? "
-                "AND kind = 'fence' AND name = '' IF version = ?")
 SET_TOTAL = ("UPDATE stream_counts SET impressions = ?, clicks = ? WHERE tenant = ? AND platform = ? "
              "AND slot_id = ? AND kind = ? AND name = ?")
 MARK_SEEN = ("INSERT INTO stream_counts (tenant, platform, slot_id, kind, name) VALUES (?, ?, ?, 'seen', ?) "
@@ -84,11 +80,7 @@ class StreamTotalsStore:
         """Write new absolute totals and the events' ``seen`` rows if the version is still
         ``expected_version``; True when applied, False when another writer came first."""
         pk = (tenant, platform, slot_id)
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
-        if expected_version is None:
-            batch.add(self.db.prepare(FIRST_VERSION).bind(pk))
-        else:
-            batch.add(self.db.prepare(NEXT_VERSION).bind((expected_version + 1, *pk, expected_version)))
+        batch = fenced_batch(self.db, "stream_counts", pk, expected_version)
         set_total = self.db.prepare(SET_TOTAL)
         for kind, rows in (("arm", arms), ("ref", referrers)):
             for row, counts in rows.items():
