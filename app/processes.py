@@ -31,6 +31,26 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+# Sets this process's timer slack, then becomes the command (argv[2:]); the slack is inherited by
+# every thread the command starts (prctl(2), PR_SET_TIMERSLACK; Linux only, elsewhere a no-op).
+_TIMER_SLACK_EXEC = (
+    "import ctypes, os, sys\n"
+    "try:\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(29, int(sys.argv[1]), 0, 0, 0)\n"
+    "except (AttributeError, OSError):\n"
+    "    pass\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def with_timer_slack(command: list, slack_ns: int) -> list:
+    """``command`` run with a timer slack of ``slack_ns``: its timed sleeps may end that much late.
+
+    A coarse slack lets the kernel batch the wake-ups of threads that poll with very short sleeps;
+    it does not delay a thread woken by an event (a lock, a socket)."""
+    return [sys.executable, "-c", _TIMER_SLACK_EXEC, str(int(slack_ns)), *command]
+
+
 def port_in_use(port: int, host: str = HOST) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

