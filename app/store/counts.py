@@ -118,15 +118,18 @@ def _plus_stream(counts: Dict[str, Dict[str, ArmCounts]], stream: Dict[Tuple[str
 
 
 def merge(deltas: Iterable[CountDelta]) -> List[CountDelta]:
-    """Sum deltas that touch the same row, so a flush sends one increment per row."""
-    merged: Dict[tuple, CountDelta] = {}
+    """Sum deltas that touch the same row, so a flush sends one increment per row (in order of
+    each row's first delta). Sums are kept as plain numbers and made into deltas once at the end:
+    a flush merges three or four deltas per impression."""
+    sums: Dict[tuple, List] = {}
     for delta in deltas:
-        previous = merged.get(delta.key)
-        if previous is None:
-            merged[delta.key] = delta
+        row = sums.get(delta.key)
+        if row is None:
+            sums[delta.key] = [delta, delta.impressions, delta.clicks]
         else:
-            merged[delta.key] = CountDelta(
-                delta.tenant, delta.platform, delta.slot_id, delta.segment, delta.creative_id,
-                previous.impressions + delta.impressions, previous.clicks + delta.clicks, delta.referrer,
-            )
-    return list(merged.values())
+            row[1] += delta.impressions
+            row[2] += delta.clicks
+    return [first if (first.impressions, first.clicks) == (impressions, clicks) else
+            CountDelta(first.tenant, first.platform, first.slot_id, first.segment, first.creative_id,
+                       impressions, clicks, first.referrer)
+            for first, impressions, clicks in sums.values()]

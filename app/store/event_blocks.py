@@ -22,7 +22,6 @@ event per (event_time, event_id) as the primary key of ``events`` does.
 """
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import zlib
@@ -31,6 +30,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple, Union
 
 FORMAT_VERSION = 1
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
 # What a block stores of each event; tenant, platform, slot and hour are the partition key.
 BLOCK_COLUMNS = ("event_time", "event_id", "kind", "decision_id", "creative_id", "segment", "city",
                  "customer_id", "referrer", "policy", "propensity")
@@ -46,8 +46,12 @@ class BlockFormatError(ValueError):
 
 
 def epoch_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch, truncated as the driver does when it writes a timestamp."""
-    return calendar.timegm(moment.utctimetuple()) * 1000 + moment.microsecond // 1000
+    """Milliseconds since the epoch, truncated as the driver does when it writes a timestamp
+    (a naive moment is UTC). Integer arithmetic on the difference: exact, and a few times faster
+    than building a time tuple."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - EPOCH) // _ONE_MS
 
 
 def block_id(events: Sequence) -> str:

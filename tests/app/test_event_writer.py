@@ -75,3 +75,32 @@ def test_flush_writes_at_once_from_other_threads():
         assert done == [True] and writer.writes == [["a"]]
     finally:
         writer.close()
+
+
+def test_merge_sums_the_deltas_of_each_row_in_order_of_first_appearance():
+    from app.store.counts import CountDelta, merge
+
+    arm = dict(tenant="t", platform="web", slot_id="home", creative_id="b1")
+    deltas = [CountDelta(segment="global", impressions=1, **arm), CountDelta(segment="city:pune", impressions=1, **arm),
+              CountDelta(segment="global", clicks=1, **arm), CountDelta(segment="global", impressions=2, **arm),
+              CountDelta(segment="global", impressions=1, referrer="news", **arm)]
+    assert merge(deltas) == [CountDelta(segment="global", impressions=3, clicks=1, **arm),
+                             CountDelta(segment="city:pune", impressions=1, **arm),
+                             CountDelta(segment="global", impressions=1, referrer="news", **arm)]
+    assert merge([]) == []
+
+
+def test_epoch_ms_truncates_like_the_driver():
+    import calendar
+    from datetime import datetime, timedelta, timezone
+
+    from app.store.event_blocks import epoch_ms
+
+    def driver(moment):  # how cassandra-driver turns a datetime into a CQL timestamp
+        return calendar.timegm(moment.utctimetuple()) * 1000 + moment.microsecond // 1000
+
+    india = timezone(timedelta(hours=5, minutes=30))
+    moments = [datetime(2026, 11, 3, 9, 59, 59, 999999, tzinfo=timezone.utc), datetime(2026, 11, 3, 9, 0, 0, 500),
+               datetime(1969, 12, 31, 23, 59, 59, 999500, tzinfo=timezone.utc),
+               datetime(2026, 3, 29, 1, 30, 0, 1234, tzinfo=india), datetime(1970, 1, 1, tzinfo=timezone.utc)]
+    assert [epoch_ms(m) for m in moments] == [driver(m) for m in moments]
