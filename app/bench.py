@@ -54,6 +54,9 @@ HOST = "127.0.0.1"
 RATIO_TARGET = 0.6
 HALF_LOAD_P99_TARGET_MS = 15.0
 WARMUP_REQUESTS = 300
+# Then a short load on each endpoint, not measured: the workers' caches and write queues, and the
+# code a just-started Cassandra compiles, reach the state they keep under load.
+WARMUP_LOAD_S = 3
 SETTLE_S = 2.0  # pause between phases: queued impressions get written, sockets in TIME_WAIT go
 Progress = Callable[[str], None]
 
@@ -102,8 +105,9 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
         urls = {"bare": servers["bare"] + BARE_PATH, "decision": servers["decision"] + DECISION_PATH}
         headers = {"X-Api-Key": api_key}
         for name, url in urls.items():
-            progress(f"warming up {name} ({WARMUP_REQUESTS} requests)")
+            progress(f"warming up {name} ({WARMUP_REQUESTS} requests, then {WARMUP_LOAD_S} s of wrk)")
             _warm_up(url, headers)
+            _checked(f"{name} warm-up", _wrk(url, api_key, options, WARMUP_LOAD_S)[0])
         load_at_start = os.getloadavg()
         rounds = _alternating_rounds(urls, api_key, options, progress)
         summary = {name: median_result(results) for name, results in rounds.items()}
