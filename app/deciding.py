@@ -59,7 +59,9 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
     slot = rt.slot(req.tenant, req.platform, req.slot_id)
     if slot is None:
         raise NotFound(f"unknown slot {req.slot_id!r} on platform {req.platform!r}", "unknown_slot")
-    req = replace(req, feature=feature_segment(rt, req.tenant, req.platform, req.slot_id, req.customer_id, req.segment))
+    feature = feature_segment(rt, req.tenant, req.platform, req.slot_id, req.customer_id, req.segment)
+    if feature is not None:
+        req = replace(req, feature=feature)
     eligible = slot.eligible(req.city)
     if not eligible:
         raise NotFound("the slot has no active creative for this city", "no_eligible_creative")

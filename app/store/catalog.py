@@ -14,6 +14,7 @@ DEFAULT_ATTRIBUTION_WINDOW_S = 24 * 3600
 DEFAULT_HORIZON_S = 7 * 24 * 3600
 CLICKS, REVENUE = "clicks", "revenue"
 OBJECTIVES = (CLICKS, REVENUE)
+MAX_REMEMBERED_CITIES = 10_000  # per slot configuration; cities beyond are filtered per request
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,18 @@ class SlotConfig:
     objective: str = "clicks"
     horizon_s: int = DEFAULT_HORIZON_S
     creatives: Tuple[Creative, ...] = field(default_factory=tuple)
+    # city -> eligible creatives, filled by eligible(): a reload makes a new SlotConfig, never edits one.
+    _eligible: Dict[Optional[str], Tuple[Creative, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def eligible(self, city: Optional[str]) -> Tuple[Creative, ...]:
-        return tuple(c for c in self.creatives if c.eligible_in(city))
+        """The creatives a decision in ``city`` may show (computed once per city and configuration)."""
+        found = self._eligible.get(city)
+        if found is None:
+            found = tuple(c for c in self.creatives if c.eligible_in(city))
+            if len(self._eligible) < MAX_REMEMBERED_CITIES:
+                self._eligible[city] = found
+        return found
 
     def creative(self, creative_id: str) -> Optional[Creative]:
         return next((c for c in self.creatives if c.creative_id == creative_id), None)
