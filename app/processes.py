@@ -36,7 +36,7 @@ def file_lock(path: Path) -> Iterator[None]:
 _TIMER_SLACK_EXEC = (
     "import ctypes, os, sys\n"
     "try:\n"
-    "    ctypes.CDLL(None, use_errno=True).prctl(29, int(sys.argv[1]), 0, 0, 0)\n"
+    "    ctypes.CDLL(None).prctl(29, ctypes.c_ulong(int(sys.argv[1])), 0, 0, 0)\n"
     "except (AttributeError, OSError):\n"
     "    pass\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
