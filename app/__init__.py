@@ -12,6 +12,7 @@ def create_app(settings: Optional[Settings] = None, runtime=None) -> Flask:
     """Build the service. ``settings`` defaults to the environment; tests may pass a ready ``runtime``."""
     from app import instrumentation
     from app.errors import register_errorhandlers
+    from app.fast_json import FastJSONProvider
     from app.logs import configure_logging
     from app.runtime import Runtime
     from app.views import clicks, customers, dashboard, decisions, events, health, stats
@@ -20,6 +21,7 @@ def create_app(settings: Optional[Settings] = None, runtime=None) -> Flask:
     configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.json = FastJSONProvider(app)
     app.json.sort_keys = False
     app.extensions["slotbandit"] = runtime or Runtime.build(settings)
     register_errorhandlers(app)
