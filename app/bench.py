@@ -72,7 +72,7 @@ class BenchOptions:
     duration_s: int = 10
     connections: int = 16
     threads: int = 2
-    rounds: int = 2
+    rounds: int = 3
     workers: Optional[int] = None  # None: gunicorn_options' default (CPU count)
     keyspace: str = "slotbandit_bench"
     output: Path = REPO_ROOT / "bench-results" / "bench.json"
@@ -397,7 +397,7 @@ def _tail(path: Path, lines: int = 3) -> str:
 @click.option("--connections", "-c", type=click.IntRange(1, 1000), default=16, show_default=True,
               help="wrk connections (open at once).")
 @click.option("--threads", "-t", type=click.IntRange(1, 64), default=2, show_default=True, help="wrk threads.")
-@click.option("--rounds", "-r", type=click.IntRange(1, 20), default=2, show_default=True,
+@click.option("--rounds", "-r", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Alternating rounds per endpoint (bare, decision, bare, ...); the median is reported.")
 @click.option("--workers", "-w", type=click.IntRange(1, 64), default=None,
               help="gunicorn sync workers for both apps [default: as `slotbandit serve`, the CPU count].")
