@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -12,7 +11,7 @@ from app import metrics
 from app.errors import NotFound
 from app.feature_segments import feature_segment
 from app.runtime import Runtime
-from app.store import CountDelta, Event
+from app.impressions import Impression
 from app.store.catalog import REVENUE
 from app.decision_ids import DecisionToken
 from bandit import GLOBAL, Decision
@@ -108,16 +107,6 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
 
 def _queue_impression(rt: Runtime, req: DecisionRequest, token: DecisionToken, decision_id: str,
                       segment: str, propensity: float, policy: str = POLICY) -> None:
-    deltas = [CountDelta(req.tenant, req.platform, req.slot_id, s, token.creative_id, impressions=1)
-              for s in token.segments]
-    if req.referrer:
-        deltas.append(CountDelta(req.tenant, req.platform, req.slot_id, GLOBAL, token.creative_id, impressions=1,
-                                 referrer=req.referrer))
-    event = Event(
-        tenant=req.tenant, platform=req.platform, slot_id=req.slot_id,
-        event_time=datetime.fromtimestamp(token.issued_ms / 1000, timezone.utc),
-        event_id=f"imp:{token.nonce}", kind="impression", decision_id=decision_id,
-        creative_id=token.creative_id, segment=segment, city=req.city, customer_id=req.customer_id,
-        referrer=req.referrer, policy=policy, propensity=float(propensity),
-    )
-    rt.writer.submit(deltas, event)
+    rt.writer.submit(Impression(
+        req.tenant, req.platform, req.slot_id, token.creative_id, token.segments, token.issued_ms, token.nonce,
+        decision_id, segment, req.city, req.customer_id, req.referrer, policy, float(propensity)))

@@ -1,8 +1,9 @@
 """Impressions are written off the response path by one background thread per process.
 
-A decision puts its impression (counter increments and an event) on a bounded queue and answers
-at once. The writer thread wakes every ``flush_interval_s``, takes what accumulated (in slices of
-``batch_size``), sums increments that touch the same counter row, and writes one counter batch per
+A decision puts its impression (an ``app.impressions.Impression`` record) on a bounded queue and
+answers at once. The writer thread wakes every ``flush_interval_s``, takes what accumulated (in
+slices of ``batch_size``), makes each impression into its counter increments and event, sums
+increments that touch the same counter row, and writes one counter batch per
 slot and one impression block per slot and hour (a single row holding all those impressions, see
 app/store/event_blocks.py) with bounded ``execute_async`` concurrency. Cassandra shares the
 machine's cores with the service in small deployments, and its cost grows with requests and rows,
@@ -24,14 +25,15 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Deque, List, Optional, Sequence, Tuple
+from typing import Deque, List, Optional, Tuple
 
 from cassandra import OperationTimedOut, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
 
 from app import metrics
 from app.errors import StorageUnavailable
-from app.store import CountDelta, CountsStore, Event, EventStore
+from app.impressions import Impression
+from app.store import CountsStore, EventStore
 from app.store.counts import merge
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ AMBIGUOUS = (WriteTimeout, OperationTimedOut)
 MAX_IN_FLIGHT = 64
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
-Item = Tuple[Sequence[CountDelta], Event]
+Item = Impression  # anything with deltas() and event()
 
 
 class ImpressionWriter:
@@ -74,7 +76,7 @@ class ImpressionWriter:
         self._outstanding = 0  # queued or being written
         self._done = threading.Condition(self._lock)
 
-    def submit(self, deltas: Sequence[CountDelta], event: Event) -> bool:
+    def submit(self, impression: Impression) -> bool:
         """Queue one impression; False (and counted as dropped) when the queue is full."""
         if self._thread is None or not self._thread.is_alive():
             self._ensure_thread()
@@ -83,7 +85,7 @@ class ImpressionWriter:
                 full = True
             else:
                 full = False
-                self._pending.append((deltas, event))
+                self._pending.append(impression)
                 self._outstanding += 1
         if full:
             metrics.IMPRESSIONS_DROPPED.labels("queue_full").inc()
@@ -151,8 +153,8 @@ class ImpressionWriter:
                 self._done.notify_all()
 
     def _write(self, items: List[Item]) -> None:
-        deltas = merge(delta for item_deltas, _ in items for delta in item_deltas)
-        events = [event for _, event in items]
+        deltas = merge(delta for item in items for delta in item.deltas())
+        events = [item.event() for item in items]
         self._with_retries("event", self._events.blocks(events), retry_ambiguous=True)
         self._with_retries("counter", self._counts.batches(deltas), retry_ambiguous=False)
         metrics.IMPRESSIONS_WRITTEN.inc(len(items))

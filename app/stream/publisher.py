@@ -28,7 +28,8 @@ from typing import List, Optional, Sequence
 from prometheus_client import Counter, Gauge
 
 from app.settings import Settings, SettingsError
-from app.store import CountDelta, Event
+from app.impressions import Impression
+from app.store import Event
 from app.stream.kafka_io import ensure_topics, make_producer
 from app.stream.messages import StreamEvent, Topics, pack
 from app.stream.spool import Message, Spool
@@ -73,10 +74,9 @@ class KafkaPublisher:
 
     # --- request path -------------------------------------------------------------------------
 
-    def submit(self, deltas: Sequence[CountDelta], event: Event) -> bool:
+    def submit(self, impression: Impression) -> bool:
         """Publish an impression (same verb as ``ImpressionWriter.submit``)."""
-        segments = tuple(d.segment for d in deltas if d.referrer is None)
-        return self.publish(StreamEvent(event, segments))
+        return self.publish(StreamEvent(impression.event(), tuple(impression.segments)))
 
     def publish_click(self, event: Event, segments: Sequence[str]) -> bool:
         return self.publish(StreamEvent(event, tuple(segments)))

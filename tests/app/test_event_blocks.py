@@ -5,8 +5,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.event_writer import ImpressionWriter
-from app.store import CountDelta, CountsStore, Event, EventStore
+from app.impressions import Impression
+from app.store import CountsStore, Event, EventStore
 from app.store import event_blocks
+from app.store.event_blocks import epoch_ms
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +119,10 @@ def test_the_impression_writer_stores_one_block_per_flush_and_slot(db):
     events = impressions(tenant, 300, start=datetime.now(timezone.utc).replace(minute=0, second=1))
     try:
         for event in events:
-            assert writer.submit([CountDelta(tenant, "web", "home", "global", event.creative_id, impressions=1)], event)
+            assert writer.submit(Impression(
+                tenant, "web", "home", event.creative_id, ("global",), epoch_ms(event.event_time),
+                event.event_id[len("imp:"):], event.decision_id, event.segment, event.city, event.customer_id,
+                event.referrer, event.policy, event.propensity))
         assert writer.flush(timeout_s=20)
     finally:
         writer.close()
