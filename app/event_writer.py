@@ -3,8 +3,8 @@
 A decision puts its impression (an ``app.impressions.Impression`` record) on a bounded queue and
 answers at once. The writer thread wakes every ``flush_interval_s``, takes what accumulated (in
 slices of ``batch_size``), makes each impression into its counter increments and event, sums
-increments that touch the same counter row, and writes one counter batch per
-slot and one impression block per slot and hour (a single row holding all those impressions, see
+increments that touch the same counter row, and writes one counter batch per slot and one
+impression block per slot and hour (a single row holding all those impressions, see
 app/store/event_blocks.py) with bounded ``execute_async`` concurrency. Cassandra shares the
 machine's cores with the service in small deployments, and its cost grows with requests and rows,
 not bytes: a flush costs it two one-partition writes per slot however many impressions it holds.
