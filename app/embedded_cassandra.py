@@ -46,7 +46,7 @@ HOST = "127.0.0.1"
 # Cassandra 2.1's shared worker pool spins after every request it serves: each idle worker sleeps
 # 10 us at a time, for about 10 ms, looking for more work. With the default timer slack (50 us)
 # that cost 11-14 ms of CPU per request (measured: one tiny insert every 50 ms kept a fifth of a
-# core busy). With a 1 ms slack the same sleeps are woken about twenty times less often: 2.3 ms per
+# core busy). With a 1 ms slack the same sleeps are woken far less often: about 2.5 ms per
 # request. Requests themselves wake the server by socket, which the slack does not delay.
 TIMER_SLACK_NS = 1_000_000
 
