@@ -107,6 +107,4 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
 
 def _queue_impression(rt: Runtime, req: DecisionRequest, token: DecisionToken, decision_id: str,
                       segment: str, propensity: float, policy: str = POLICY) -> None:
-    rt.writer.submit(Impression(
-        req.tenant, req.platform, req.slot_id, token.creative_id, token.segments, token.issued_ms, token.nonce,
-        decision_id, segment, req.city, req.customer_id, req.referrer, policy, float(propensity)))
+    rt.writer.submit(Impression(token, decision_id, segment, req.customer_id, policy, float(propensity)))

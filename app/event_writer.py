@@ -129,9 +129,7 @@ class ImpressionWriter:
             with self._lock:
                 due = len(self._pending)
             while due > 0:
-                items = self._take(min(due, self._batch_size))
-                if not items:
-                    break
+                items = self._take(min(due, self._batch_size))  # only this thread takes: never empty
                 due -= len(items)
                 self._write_counted(items)
 

@@ -17,9 +17,12 @@ from flask.json.provider import DefaultJSONProvider
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
+_COMPACT = {"separators": (",", ":")}  # what Flask's response() asks for outside debug mode
+
+
 class FastJSONProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if not kwargs:
+        if not kwargs or kwargs == _COMPACT:  # orjson writes compact JSON; indented goes to the stdlib
             try:
                 return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()
             except TypeError:  # lone surrogates, unknown types: the standard encoder decides
@@ -27,9 +30,4 @@ class FastJSONProvider(DefaultJSONProvider):
         kwargs.setdefault("default", self.default)
         kwargs.setdefault("ensure_ascii", self.ensure_ascii)
         kwargs.setdefault("sort_keys", self.sort_keys)
-        kwargs.setdefault("separators", (",", ":"))
         return json.dumps(obj, **kwargs)
-
-    def response(self, *args: Any, **kwargs: Any):
-        obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(f"{self.dumps(obj)}\n", mimetype=self.mimetype)

@@ -76,7 +76,7 @@ class KafkaPublisher:
 
     def submit(self, impression: Impression) -> bool:
         """Publish an impression (same verb as ``ImpressionWriter.submit``)."""
-        return self.publish(StreamEvent(impression.event(), tuple(impression.segments)))
+        return self.publish(StreamEvent(impression.event(), impression.token.segments))
 
     def publish_click(self, event: Event, segments: Sequence[str]) -> bool:
         return self.publish(StreamEvent(event, tuple(segments)))

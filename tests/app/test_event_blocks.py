@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from app.decision_ids import DecisionToken
 from app.event_writer import ImpressionWriter
 from app.impressions import Impression
 from app.store import CountsStore, Event, EventStore
@@ -119,10 +120,10 @@ def test_the_impression_writer_stores_one_block_per_flush_and_slot(db):
     events = impressions(tenant, 300, start=datetime.now(timezone.utc).replace(minute=0, second=1))
     try:
         for event in events:
-            assert writer.submit(Impression(
-                tenant, "web", "home", event.creative_id, ("global",), epoch_ms(event.event_time),
-                event.event_id[len("imp:"):], event.decision_id, event.segment, event.city, event.customer_id,
-                event.referrer, event.policy, event.propensity))
+            token = DecisionToken(tenant, "web", "home", event.creative_id, ("global",), epoch_ms(event.event_time),
+                                  event.event_id[len("imp:"):], event.city, event.referrer)
+            assert writer.submit(Impression(token, event.decision_id, event.segment, event.customer_id, event.policy,
+                                            event.propensity))
         assert writer.flush(timeout_s=20)
     finally:
         writer.close()
