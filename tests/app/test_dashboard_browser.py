@@ -10,6 +10,7 @@ served on a local port, with the real Cassandra behind it.
 """
 import os
 import threading
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,13 @@ from tests.app.insights_data import add_counts, simulate_visitors
 from tests.app.test_dashboard_api import log_impressions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def js_percent(share: float) -> str:
+    """``(100 * share).toFixed(2) + "%"`` as the page writes it: JavaScript rounds an exact tie such as
+    3.125 up, where Python's format rounds it to even (3.12)."""
+    return f"{Decimal(100 * share).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -149,7 +157,7 @@ def test_dashboard_renders_a_simulated_run(browser, served, app, runtime, make_t
     global_rows = next(s for s in stats["segments"] if s["segment"] == "global")["creatives"]
     table = rows_text(page, "#posteriors tbody tr")
     assert [row.split()[:4] for row in table] == [
-        [c["creative_id"], str(c["impressions"]), str(c["clicks"]), f"{100 * c['mean']:.2f}%"] for c in global_rows]
+        [c["creative_id"], str(c["impressions"]), str(c["clicks"]), js_percent(c["mean"])] for c in global_rows]
     city = max(run.by_city, key=lambda c: run.by_city[c][0])
     page.select_option("#segment", f"city:{city}")
     page.wait_for_selector(f'#posteriors .meta:text-is("decided by city:{city}")')

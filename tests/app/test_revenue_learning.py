@@ -68,10 +68,11 @@ def test_the_revenue_objective_earns_more_than_the_click_objective(client, db, t
     assert earned_revenue > 1.3 * earned_clicks, (earned_revenue, earned_clicks)
 
 
-def test_stats_of_a_revenue_slot_show_each_offer_s_value(client, db, tenant):
+def test_stats_of_a_revenue_slot_show_each_offer_s_value(client, db, tenant, runtime):
     _configure(db, tenant, "stats-revenue", "revenue")
     _configure(db, tenant, "stats-clicks", "clicks")
     _run(client, tenant, "stats-revenue", seed=3)
+    assert runtime.writer.flush(timeout_s=10)  # the last write interval's impressions count too
     stats = client.get("/slot/stats-revenue/stats", query_string={"platform": "web"}, headers=tenant.headers)
     assert stats.status_code == 200
     body = stats.get_json()
