@@ -76,11 +76,15 @@ def _container_settings(image: str, base: Settings) -> Iterable[Settings]:
 
 @pytest.fixture(scope="session")
 def settings(cassandra_settings: Settings) -> Settings:
-    """Settings of the service under test: short refresh intervals, a fixed secret, schema applied."""
+    """Settings of the service under test: short refresh and write intervals, a fixed secret, schema
+    applied. Tests drive a few hundred decisions in seconds and check what was learned from them;
+    with the service's 0.5 s write interval, the newest clicks would be read against impressions
+    still queued."""
     from app.schema import apply_schema
 
     apply_schema(cassandra_settings, log=lambda message: None)
-    return replace(cassandra_settings, secret=TEST_SECRET, posterior_refresh_s=0.2, config_refresh_s=0.5)
+    return replace(cassandra_settings, secret=TEST_SECRET, posterior_refresh_s=0.2, config_refresh_s=0.5,
+                   write_interval_s=0.05)
 
 
 @pytest.fixture(scope="session")
