@@ -1,31 +1,16 @@
-"""slotbandit: the Flask service. ``create_app`` only wires the pieces together."""
-from __future__ import annotations
+"""slotbandit: the service and its tools. The decision science is the ``bandit`` package.
 
-from typing import Optional
+Subpackages by role (ARCHITECTURE.md draws the direction of their imports):
 
-from flask import Flask
+    storage     every CQL statement and driver import: sessions, schema, one store per concept
+    stream      Kafka mode: the publisher of the service and the stream worker
+    service     request logic without Flask: choose a creative, count a click, stats, ingest
+    api         Flask: the app factory, blueprints, auth, validation, JSON errors, OpenAPI
+    jobs        offline jobs (PySpark): priors from history, event-log export and backfill
+    measure     the propensity log and the inputs of off-policy evaluation
+    insights    reports, the dashboard's data and segment exports
+    cli         the ``slotbandit`` command
+    devservers  the embedded Cassandra and Kafka-protocol broker, the demo tenant
 
-from app.settings import Settings
-
-
-def create_app(settings: Optional[Settings] = None, runtime=None) -> Flask:
-    """Build the service. ``settings`` defaults to the environment; tests may pass a ready ``runtime``."""
-    from app import instrumentation
-    from app.errors import register_errorhandlers
-    from app.fast_json import FastJSONProvider
-    from app.logs import configure_logging
-    from app.runtime import Runtime
-    from app.views import clicks, customers, dashboard, decisions, events, health, stats
-
-    settings = settings or Settings.from_env()
-    configure_logging(settings.log_level)
-    app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
-    app.json = FastJSONProvider(app)
-    app.json.sort_keys = False
-    app.extensions["slotbandit"] = runtime or Runtime.build(settings)
-    register_errorhandlers(app)
-    instrumentation.init_app(app, access_log=settings.access_log)
-    for module in (decisions, clicks, stats, health, events, customers, dashboard):
-        app.register_blueprint(module.bp)
-    return app
+Importing this package loads nothing else: the stream worker and the Spark jobs stay free of Flask.
+"""

@@ -1,4 +1,4 @@
 """WSGI entry point for gunicorn: ``gunicorn app.wsgi:app`` (``slotbandit serve`` does this)."""
-from app import create_app
+from app.api.factory import create_app
 
 app = create_app()

@@ -26,7 +26,7 @@ sequence's purchases within the horizon, r = the sequence's refunds within the h
 ``purchases = Σ w``, ``gross = Σ w·g``, ``gross_sq = Σ w·g²``, ``refunded = Σ w·r``,
 ``refunds = Σ w·r/g`` (the refunded share) and ``revenue = gross - refunded``. These are the
 sufficient statistics of the revenue objective's factors p(purchase | click), p(refund | purchase)
-and E(revenue | purchase) (see bandit.revenue).
+and E(revenue | purchase) (see bandit.policies.revenue).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from bandit._validation import require_count, require_positive, require_probability_level
+from bandit.checks import require_count, require_positive, require_probability_level
 
 __all__ = ["ArmCounts", "BetaPosterior"]
 

@@ -1,6 +1,6 @@
 """User features of a customer from the customer's own events: pure arithmetic, no storage.
 
-The definitions (the service keeps them current as events arrive; see ``app/customer_features.py``):
+The definitions (the service keeps them current as events arrive; see ``app/service/customer_features.py``):
 
 * reference time *r*: ``as_of`` if given, else the time of the customer's latest event;
   only events with time ≤ *r* are ever looked at, so nothing from after *r* leaks in.

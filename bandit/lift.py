@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from bandit._validation import require_count, require_probability_level
+from bandit.checks import require_count, require_probability_level
 
 __all__ = ["Lift", "lift_over_holdout"]
 

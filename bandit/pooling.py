@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bandit._validation import require_at_least, require_positive
+from bandit.checks import require_at_least, require_positive
 from bandit.beta import ArmCounts, BetaPosterior
 
 __all__ = [

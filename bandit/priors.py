@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from bandit._validation import require_positive
+from bandit.checks import require_positive
 from bandit.beta import ArmCounts, BetaPosterior
-from bandit.policy import GLOBAL
+from bandit.policies import GLOBAL
 from bandit.pooling import PoolingConfig, slot_prior_strength
 
 __all__ = ["PriorConfig", "SeededPrior", "SlotPriors", "cap_strength", "fit_slot_priors"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bandit._validation import require_positive
+from bandit.checks import require_positive
 from bandit.beta import BetaPosterior
 
 __all__ = ["NormalGamma", "RevenueTotals", "pooled_beta", "pooled_normal_gamma"]

@@ -1,6 +1,6 @@
 """What the stats of a revenue slot show per offer: the posterior of each factor, summarised.
 
-For every offer in the segment used, from one set of joint draws (bandit.revenue):
+For every offer in the segment used, from one set of joint draws (bandit.policies.revenue):
 the mean of each factor, the value per impression (click x purchase x (1 - refund) x amount)
 with an equal-tailed 95% interval, and the probability that the offer has the largest value.
 """
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bandit._validation import require_probability_level
-from bandit.policy import SlotSnapshot
-from bandit.revenue import Prices, RevenueConfig, offer_values, revenue_posteriors, win_frequencies
+from bandit.checks import require_probability_level
+from bandit.policies import SlotSnapshot
+from bandit.policies.revenue import Prices, RevenueConfig, offer_values, revenue_posteriors, win_frequencies
 
 __all__ = ["OfferSummary", "revenue_summaries"]
 

@@ -35,7 +35,7 @@ def cassandra_settings() -> Iterable[Settings]:
     if base.cassandra_hosts:
         yield replace(base, keyspace=keyspace)
         return
-    from app.embedded_cassandra import EmbeddedCassandra
+    from app.devservers.cassandra import EmbeddedCassandra
 
     port = int(os.environ.get("SLOTBANDIT_TEST_CASSANDRA_PORT", "19042"))
     data_dir = Path(tempfile.mkdtemp(prefix="slotbandit-test-cassandra-"))
@@ -80,7 +80,7 @@ def settings(cassandra_settings: Settings) -> Settings:
     applied. Tests drive a few hundred decisions in seconds and check what was learned from them;
     with the service's 0.5 s write interval, the newest clicks would be read against impressions
     still queued."""
-    from app.schema import apply_schema
+    from app.storage.schema import apply_schema
 
     apply_schema(cassandra_settings, log=lambda message: None)
     return replace(cassandra_settings, secret=TEST_SECRET, posterior_refresh_s=0.2, config_refresh_s=0.5,
@@ -91,7 +91,7 @@ def settings(cassandra_settings: Settings) -> Settings:
 def runtime(settings: Settings):
     import numpy as np
 
-    from app.runtime import Runtime
+    from app.service.runtime import Runtime
 
     rt = Runtime.build(settings, rng=np.random.default_rng(12345))
     yield rt
@@ -100,7 +100,7 @@ def runtime(settings: Settings):
 
 @pytest.fixture(scope="session")
 def app(settings: Settings, runtime):
-    from app import create_app
+    from app.api.factory import create_app
 
     return create_app(settings, runtime=runtime)
 
@@ -129,7 +129,7 @@ class TenantHandle:
         """The slot's events of the last, this and the next UTC hour (rows and impression blocks)."""
         from datetime import datetime, timedelta, timezone
 
-        from app.store.events import EventStore
+        from app.storage.event_log import EventStore
 
         hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
         return list(EventStore(self.db).read_period(self.name, platform, slot_id, hour - timedelta(hours=1),

@@ -2,7 +2,7 @@
 
 Posteriors are those the decisions use (``bandit.posteriors_for``: a leaf segment pooled toward the
 slot-wide posterior, 'global' while the leaf has no data) and P(best) is estimated exactly as
-``GET /slot/<id>/stats`` does (``app.reporting.P_BEST_DRAWS`` joint draws, generator seeded with 0),
+``GET /slot/<id>/stats`` does (``app.service.slot_stats.P_BEST_DRAWS`` joint draws, generator seeded with 0),
 so an export names the creative the stats endpoint ranks first.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Dict, Mapping, Optional
 
 import numpy as np
 
-from app.reporting import P_BEST_DRAWS
-from app.store import SlotConfig
+from app.service.slot_stats import P_BEST_DRAWS
+from app.storage import SlotConfig
 from bandit import GLOBAL, ArmCounts, SlotSnapshot, ThompsonConfig, choice_probabilities, posteriors_for
 from bandit.lift import Lift, lift_over_holdout
 
@@ -45,7 +45,7 @@ def best_creative(slot: SlotConfig, snapshot: SlotSnapshot, segment: Optional[st
     if not eligible:
         return None
     used, posteriors = posteriors_for(snapshot, segment, eligible, config)
-    rng = np.random.default_rng(0)  # as app.reporting: the same counts always give the same P(best)
+    rng = np.random.default_rng(0)  # as app.service.slot_stats: the same counts always give the same P(best)
     p_best = choice_probabilities(np.array([p.alpha for p in posteriors]), np.array([p.beta for p in posteriors]),
                                   rng, n_draws=P_BEST_DRAWS)
     score = [p.mean for p in posteriors] if rank_by == "mean" else list(p_best)

@@ -9,9 +9,9 @@ from typing import Any, Dict, Optional
 
 from app.insights.best import lift_summary
 from app.insights.timeline import tally
-from app.reporting import slot_stats
-from app.runtime import Runtime
-from app.store.history import HistoryStore
+from app.service.slot_stats import slot_stats
+from app.service.runtime import Runtime
+from app.storage.history import HistoryStore
 
 DEFAULT_WINDOW_S = 3600
 

@@ -1,6 +1,6 @@
 """Everything a slot report shows, gathered once: configuration, posteriors, the period's event log, lift.
 
-Posteriors, intervals and P(best) are those of ``GET /slot/<id>/stats`` (``app.reporting.slot_stats``:
+Posteriors, intervals and P(best) are those of ``GET /slot/<id>/stats`` (``app.service.slot_stats.slot_stats``:
 all counts to date); traffic, click-through over time and the per-city table are the period's events.
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any, Callable, Dict, List, Optional
 
 from app.insights.best import city_of, lift_from_counts, lift_summary
 from app.insights.timeline import PeriodTally, tally
-from app.reporting import slot_stats
-from app.runtime import Runtime
-from app.store import SlotConfig
-from app.store.history import HistoryStore
+from app.service.slot_stats import slot_stats
+from app.service.runtime import Runtime
+from app.storage import SlotConfig
+from app.storage.history import HistoryStore
 from bandit import GLOBAL
 
 

@@ -14,9 +14,9 @@ from typing import Callable, Dict, Iterable, Optional, Sequence, TextIO, Tuple
 from app.errors import NotFound
 from app.insights.best import HOLDOUT_SEGMENT, Best, best_creative, city_of
 from app.insights.timeline import tally
-from app.runtime import Runtime
-from app.store import SlotConfig
-from app.store.history import HistoryStore
+from app.service.runtime import Runtime
+from app.storage import SlotConfig
+from app.storage.history import HistoryStore
 from bandit import GLOBAL, SlotSnapshot
 
 SEGMENT_COLUMNS = ("segment", "decided_by", "creative_id", "rank_by", "mean", "ci95_low", "ci95_high", "p_best",

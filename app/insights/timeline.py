@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from app.store.history import LoggedEvent
+from app.storage.history import LoggedEvent
 from bandit import ArmCounts
 
 HOLDOUT = "holdout"

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Dict, List, Optional, Tuple
 
-from app.db import Database
-from app.jobs.event_log import events_frame, list_slots
+from app.storage.db import Database
+from app.jobs.log_frames import events_frame, list_slots
 from app.settings import Settings
-from app.store import CatalogStore, CountDelta, CountsStore
-from app.store.stream_totals import StreamTotalsStore
+from app.storage import CatalogStore, CountDelta, CountsStore
+from app.storage.stream_totals import StreamTotalsStore
 
 SlotKey = Tuple[str, str, str]
 STEPS = ("listing slots", "reading the event log", "comparing with the counters", "repairing counters", "done")
@@ -129,12 +129,9 @@ def _log_counts(spark, settings, slots, since, until, creatives):
 
 def _read_counters(db: Database, slot: SlotKey) -> Dict[Tuple[str, str], Tuple[int, int]]:
     """What the service counts for a slot: the raw counters (not clamped: a negative value must be
-    repaired too) plus the totals the Kafka stream worker applied (app/store/stream_totals.py). The
+    repaired too) plus the totals the Kafka stream worker applied (app/storage/stream_totals.py). The
     difference to the log goes to the counters, so the sum the service reads equals the log."""
-    rows = db.execute(
-        "SELECT segment, creative_id, impressions, clicks FROM arm_counts WHERE tenant = ? AND platform = ? "
-        "AND slot_id = ?", slot)
-    counted = {(r["segment"], r["creative_id"]): (r["impressions"] or 0, r["clicks"] or 0) for r in rows}
+    counted = CountsStore(db).read_raw(*slot)
     for row, totals in StreamTotalsStore(db).arm_totals(*slot).items():
         impressions, clicks = counted.get(row, (0, 0))
         counted[row] = (impressions + totals.impressions, clicks + totals.clicks)
@@ -159,7 +156,7 @@ def _apply(db: Database, counts: CountsStore, changes: List[RowChange]) -> None:
     deltas = [CountDelta(*c.slot, c.segment, c.creative_id, impressions=c.delta[0], clicks=c.delta[1])
               for c in changes]
     for batch, _ in counts.batches(deltas):
-        db.session.execute(batch)
+        db.run(batch)
 
 
 def format_report(result: BackfillResult, dry_run: bool) -> str:

@@ -5,8 +5,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from app.db import Database
-from app.jobs.event_log import EVENT_COLUMNS, EventLogError, events_frame, list_slots
+from app.storage.db import Database
+from app.jobs.log_frames import EVENT_COLUMNS, EventLogError, events_frame, list_slots
 from app.settings import Settings
 
 

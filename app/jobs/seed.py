@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
-from app.db import Database
+from app.storage.db import Database
 from app.jobs.cold_start import ColdStartModel, creative_tags
 from app.jobs.history import HistoryCounts, HistoryFilter, classify, read_history, summarize
-from app.store import CatalogStore
-from app.store.priors import PriorsStore
+from app.storage import CatalogStore
+from app.storage.priors import PriorsStore
 from bandit import ArmCounts
 from bandit.priors import COLD_START, PriorConfig, SlotPriors, fit_slot_priors
 

@@ -1,7 +1,7 @@
 """The SparkSession of a job: ``local[*]`` by default, the cluster named by SPARK_MASTER otherwise.
 
 No Spark Cassandra connector is needed: executors read and write Cassandra with the Python driver
-inside ``mapPartitions`` (see app.jobs.event_log). On a cluster with the connector installed the
+inside ``mapPartitions`` (see app.jobs.log_frames). On a cluster with the connector installed the
 same jobs could read ``org.apache.spark.sql.cassandra`` instead; the Python-driver path is what
 runs everywhere.
 """

@@ -3,7 +3,7 @@
 For each slot: write the events to the event log (deterministic keys, so writing twice is
 harmless), then read the slot's stream totals and version, drop events whose id is already
 ``seen``, add the rest to the totals and write them back in one conditional batch fenced on the
-version (see app/store/stream_totals.py). When another writer moved the version first, the whole
+version (see app/storage/stream_totals.py). When another writer moved the version first, the whole
 step is repeated on fresh data. Nothing here commits Kafka offsets: the worker commits only after
 ``apply`` returned, that is after the effect is durable.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-from app.store import EventStore
-from app.store.stream_totals import Row, SlotTotals, StreamTotalsStore
+from app.storage import EventStore
+from app.storage.stream_totals import Row, SlotTotals, StreamTotalsStore
 from app.stream.messages import StreamEvent
 from bandit import ArmCounts
 
@@ -54,7 +54,7 @@ class Applier:
         return result
 
     def _write_event_log(self, items: Sequence[StreamEvent]) -> None:
-        futures = [self.events.db.session.execute_async(batch)
+        futures = [self.events.db.run_async(batch)
                    for batch, _ in self.events.batches([item.event for item in items])]
         for future in futures:
             future.result()

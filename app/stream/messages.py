@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from app.store import Event
+from app.storage import Event
 
 VERSION = 1
 KINDS = ("impression", "click")

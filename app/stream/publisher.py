@@ -28,8 +28,8 @@ from typing import List, Optional, Sequence
 from prometheus_client import Counter, Gauge
 
 from app.settings import Settings, SettingsError
-from app.impressions import Impression
-from app.store import Event
+from app.storage.impressions import Impression
+from app.storage import Event
 from app.stream.kafka_io import ensure_topics, make_producer
 from app.stream.messages import StreamEvent, Topics, pack
 from app.stream.spool import Message, Spool

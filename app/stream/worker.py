@@ -19,10 +19,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from prometheus_client import Counter, Gauge
 
-from app.db import Database
+from app.storage.db import Database
 from app.settings import Settings
-from app.store import EventStore, TenantStore
-from app.store.stream_totals import StreamTotalsStore
+from app.storage import EventStore, TenantStore
+from app.storage.stream_totals import StreamTotalsStore
 from app.stream.applier import Applier, ApplyResult
 from app.stream.kafka_io import ensure_topics, make_consumer, make_producer
 from app.stream.messages import MalformedMessage, StreamEvent, Topics

@@ -17,7 +17,7 @@ import numpy as np
 from bandit.beta import ArmCounts, BetaPosterior
 from bandit.ope.log import GLOBAL_CONTEXT, BanditLog
 from bandit.pooling import PoolingConfig, pooled_posterior, slot_prior_strength
-from bandit.thompson import choice_probabilities
+from bandit.sampling import choice_probabilities
 
 __all__ = [
     "CandidatePolicy",

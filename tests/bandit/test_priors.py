@@ -6,7 +6,7 @@ import pytest
 
 from bandit import ArmCounts, BetaPosterior, SlotSnapshot, ThompsonConfig, posteriors_for
 from bandit.priors import COLD_START, HISTORY, POOLED, PriorConfig, cap_strength, fit_slot_priors
-from bandit.thompson import thompson_draw
+from bandit.sampling import thompson_draw
 
 RATES = {"pune": {"a": 0.02, "b": 0.05, "c": 0.08}, "delhi": {"a": 0.03, "b": 0.06, "c": 0.04}}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bandit import GLOBAL, ArmCounts, BetaPosterior, SlotSnapshot
-from bandit.revenue import RevenueConfig, RevenueTotals, revenue_posteriors
+from bandit.policies.revenue import RevenueConfig, RevenueTotals, revenue_posteriors
 from bandit.revenue_model import NormalGamma, draw_means, pooled_beta, pooled_normal_gamma
 
 

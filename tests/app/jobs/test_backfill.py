@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.decision_ids import DecisionToken
-from app.store import CountDelta, CountsStore, Event, EventStore
+from app.storage import CountDelta, CountsStore, Event, EventStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -122,7 +122,7 @@ def test_export_events_writes_parquet_and_csv(cli, drifted_slot, tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (("backfill", "--since", "yesterday"), "ISO 8601"),
-    (("backfill", "--since", UNTIL, "--until", SINCE), "must be later"),
+    (("backfill", "--since", UNTIL, "--until", SINCE), "must be before --until"),
     (("backfill", "--since", SINCE, "--tenant", "no-such-tenant"), "no slots found"),
     (("export-events", "--since", SINCE, "--out", "{existing}"), "already exists"),
 ])
@@ -141,7 +141,7 @@ def test_backfill_counts_what_the_kafka_stream_applied(cli, db, runtime, tenant)
     """In Kafka mode the worker applies events as stream totals, not counters; the service reads
     counters + stream totals. Backfill must compare the log with that sum, or it would count every
     streamed event a second time."""
-    from app.store.stream_totals import StreamTotalsStore
+    from app.storage.stream_totals import StreamTotalsStore
     from bandit import ArmCounts
 
     tenant.add_slot("home", creatives=("a",))

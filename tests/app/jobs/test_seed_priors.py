@@ -1,6 +1,6 @@
 """``slotbandit seed-priors`` on a real local SparkSession against the test Cassandra.
 
-Histories come from app.jobs.generate_history (known true rates) or are written by hand to hit
+Histories come from benchmarks.generate_history (known true rates) or are written by hand to hit
 one filtering rule at a time.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from app.jobs.generate_history import aggregated_chunks, make_world, write_history
-from app.store.priors import PriorsStore
+from benchmarks.generate_history import aggregated_chunks, make_world, write_history
+from app.storage.priors import PriorsStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -24,7 +24,7 @@ from app.settings import REPO_ROOT, Settings
 
 @pytest.fixture(scope="session")
 def kafka_broker():
-    from app.embedded_kafka import EmbeddedKafka
+    from app.devservers.kafka import EmbeddedKafka
 
     port = int(os.environ.get("SLOTBANDIT_TEST_KAFKA_PORT", "19093"))
     data_dir = Path(tempfile.mkdtemp(prefix="slotbandit-test-kafka-"))

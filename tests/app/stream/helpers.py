@@ -6,8 +6,8 @@ import secrets
 from datetime import datetime, timezone
 from typing import Dict, Iterable, List, Tuple
 
-from app.store import Event
-from app.store.stream_totals import StreamTotalsStore
+from app.storage import Event
+from app.storage.stream_totals import StreamTotalsStore
 from app.stream.messages import StreamEvent
 
 CREATIVES = ("a", "b", "c")

@@ -1,7 +1,7 @@
 """The applier's arithmetic (pure): de-duplication within a group and absolute new totals."""
 from __future__ import annotations
 
-from app.store.stream_totals import SlotTotals
+from app.storage.stream_totals import SlotTotals
 from app.stream.applier import add_events, unique_unseen
 from bandit import ArmCounts
 from tests.app.stream.helpers import expected_totals, synthetic_events

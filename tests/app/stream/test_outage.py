@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from app import create_app
-from app.runtime import Runtime
+from app.api.factory import create_app
+from app.service.runtime import Runtime
 from tests.app.stream.conftest import wait_until
 from tests.app.stream.helpers import applied_events, expected_totals, stream_totals, synthetic_events
 

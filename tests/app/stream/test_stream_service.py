@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import create_app
-from app.runtime import Runtime
+from app.api.factory import create_app
+from app.service.runtime import Runtime
 from tests.app.stream.conftest import wait_until
 from tests.app.stream.helpers import stream_totals
 

@@ -1,0 +1,242 @@
+"""The OpenAPI 3.0 description of the HTTP API. Tests validate real answers against these schemas."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Dict
+
+from app.api import openapi_dashboard
+from app.api.openapi_parts import NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref
+
+SCHEMAS: Dict[str, Any] = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message"],
+                                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+    "Decision": {
+        "type": "object",
+        "required": ["decision_id", "slot_id", "platform", "creative", "segment", "policy", "propensity"],
+        "properties": {
+            "decision_id": {"type": "string", "description": "Signed; pass it to POST /click"},
+            "slot_id": {"type": "string"},
+            "platform": {"type": "string"},
+            "creative": {"type": "object", "required": ["creative_id", "image_url", "payload"],
+                         "properties": {"creative_id": {"type": "string"}, "image_url": STRING_OR_NULL,
+                                        "payload": {"nullable": True, "description": "The creative's JSON payload"},
+                                        "offer_type": {"type": "string", "nullable": True,
+                                                       "description": "Offers only: the kind of offer"},
+                                        "price": {"type": "number", "nullable": True, "minimum": 0,
+                                                  "description": "Offers only: the offer's price"}}},
+            "segment": {"type": "string",
+                        "description": "Posterior that decided: global, city:<c>, segment:<s>, feature:<leaf>; "
+                                       "holdout for a uniform pick of the slot's holdout group"},
+            "policy": {"type": "string", "enum": ["thompson", "holdout"]},
+            "propensity": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    },
+    "ClickRequest": {
+        "type": "object", "required": ["decision_id"],
+        "properties": {"decision_id": {"type": "string"}, "customer_id": {"type": "string"}},
+    },
+    "ClickResult": {
+        "type": "object", "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["accepted", "duplicate"]}},
+    },
+    "CreativeStats": {
+        "type": "object",
+        "required": ["creative_id", "impressions", "clicks", "alpha", "beta", "mean", "ci95", "p_best", "eligible"],
+        "properties": {
+            "creative_id": {"type": "string"},
+            "impressions": {"type": "integer", "minimum": 0},
+            "clicks": {"type": "integer", "minimum": 0},
+            "alpha": {"type": "number"}, "beta": {"type": "number"},
+            "mean": {"type": "number", "description": "Posterior mean alpha / (alpha + beta)"},
+            "ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                     "description": "Equal-tailed 95% credible interval"},
+            "p_best": {**NUMBER_OR_NULL, "description": "P(this creative has the highest rate); null if not eligible"},
+            "eligible": {"type": "boolean"},
+            "revenue": ref("OfferStats"),
+        },
+    },
+    "OfferStats": {
+        "type": "object",
+        "description": "Revenue slots, eligible offers: posterior means of the factors of the value per impression "
+                       "click x purchase x (1 - refund) x amount, the value's mean and 95% interval, and "
+                       "P(this offer has the highest value)",
+        "required": ["purchases", "gross", "purchase_rate", "refund_rate", "amount", "value", "value_ci95", "p_best"],
+        "properties": {
+            "purchases": {"type": "number", "minimum": 0,
+                          "description": "attributed purchase credit (a purchase shared by k decisions: 1/k each)"},
+            "gross": {"type": "number", "minimum": 0, "description": "attributed revenue before refunds"},
+            "purchase_rate": {"type": "number", "description": "p(purchase | click)"},
+            "refund_rate": {"type": "number", "description": "p(refund | purchase)"},
+            "amount": {"type": "number", "description": "E(revenue | purchase)"},
+            "value": {"type": "number"},
+            "value_ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "p_best": {"type": "number"},
+        },
+    },
+    "SegmentStats": {
+        "type": "object", "required": ["segment", "decided_by", "creatives"],
+        "properties": {"segment": {"type": "string"},
+                       "decided_by": {"type": "string", "description": "global while the segment has no data"},
+                       "creatives": {"type": "array", "items": ref("CreativeStats")}},
+    },
+    "Stats": {
+        "type": "object", "required": ["slot_id", "platform", "objective", "segments", "lift_over_holdout"],
+        "properties": {"slot_id": {"type": "string"}, "platform": {"type": "string"},
+                       "objective": {"type": "string", "enum": ["clicks", "revenue"]},
+                       "segments": {"type": "array", "items": ref("SegmentStats")},
+                       "lift_over_holdout": ref("Lift")},
+    },
+    "Lift": {
+        "type": "object", "required": ["treated_ctr", "holdout_ctr", "lift", "ci", "level"],
+        "description": "Click-through of the bandit's impressions (global minus holdout) against the holdout "
+                       "group's, relative lift p_t / p_h - 1 and its Katz log-ratio confidence interval; "
+                       "null while either group has no impressions",
+        "properties": {
+            "treated_ctr": NUMBER_OR_NULL, "holdout_ctr": NUMBER_OR_NULL, "lift": NUMBER_OR_NULL,
+            "ci": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2, "nullable": True},
+            "level": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    },
+    "Rate": {
+        "type": "object", "required": ["impressions", "clicks", "ctr"],
+        "properties": {"impressions": {"type": "integer"}, "clicks": {"type": "integer"}, "ctr": NUMBER_OR_NULL,
+                       "creative_id": {"type": "string"}},
+    },
+    "ReferrerStats": {
+        "type": "object", "required": ["slot_id", "platform", "referrers"],
+        "properties": {
+            "slot_id": {"type": "string"}, "platform": {"type": "string"},
+            "referrers": {"type": "array", "items": {"allOf": [ref("Rate"), {
+                "type": "object", "required": ["referrer", "creatives"],
+                "properties": {"referrer": {"type": "string"},
+                               "creatives": {"type": "array", "items": ref("Rate")}}}]}},
+        },
+    },
+    "Event": {
+        "type": "object", "required": ["event_id", "event", "customer_id", "session_id", "event_time"],
+        "description": "One raw event; fields beyond these (language, os, device, ...) are kept as they are "
+                       "(strings, numbers, booleans or null; at most 32; 4 KiB per event)",
+        "properties": {
+            "event_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                         "description": "Unique per tenant: a resent id counts once"},
+            "event": {"type": "string", "enum": ["app_launched", "game_start", "game_end", "offer_shown",
+                                                 "purchase", "refund", "cancellation"]},
+            "customer_id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "session_id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "event_time": {"type": "string", "format": "date-time",
+                           "description": "ISO 8601; no offset means UTC; not more than 5 minutes ahead"},
+            "decision_id": {"type": "string", "description": "The decision this event follows (this tenant's)"},
+            "country": {"type": "string"}, "signin_method": {"type": "string"}, "sku": {"type": "string"},
+            "won": {"type": "boolean", "description": "Required for game_end"},
+            "score": {"type": "number"},
+            "txn_amount": {"type": "number", "minimum": 0, "description": "Required for purchase"},
+        },
+    },
+    "EventsResult": {
+        "type": "object", "required": ["accepted", "duplicates", "rejected"],
+        "properties": {
+            "accepted": {"type": "integer", "minimum": 0, "description": "New events stored"},
+            "duplicates": {"type": "integer", "minimum": 0, "description": "Event ids already stored (counted once)"},
+            "rejected": {"type": "array", "items": {
+                "type": "object", "required": ["index", "reason"],
+                "properties": {"index": {"type": "integer", "minimum": 0}, "reason": {"type": "string"}}}},
+        },
+    },
+    "CustomerFeatures": {
+        "type": "object", "required": ["customer_id", "features"],
+        "properties": {
+            "customer_id": {"type": "string"},
+            "features": {
+                "type": "object",
+                "required": ["country", "facebook_connected", "last_week.purchase_amount",
+                             "last_session.games_played", "last_session.win_ratio"],
+                "properties": {
+                    "country": {**STRING_OR_NULL, "description": "Of the latest app_launched that carried one"},
+                    "facebook_connected": {"type": "boolean",
+                                           "description": "The latest app_launched signed in with facebook"},
+                    "last_week.purchase_amount": {"type": "number", "minimum": 0, "description":
+                        "Sum of purchase txn_amount in the 7 days up to the customer's latest event"},
+                    "last_session.games_played": {"type": "integer", "minimum": 0,
+                                                  "description": "game_end events of the session of the latest one"},
+                    "last_session.win_ratio": {**NUMBER_OR_NULL, "minimum": 0, "maximum": 1,
+                                               "description": "Won / played in that session, 2 decimals"},
+                },
+            },
+        },
+    },
+    "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"},
+                                                                        "cassandra": {"type": "string"},
+                                                                        "kafka": {"type": "string"},
+                                                                        "spooled": {"type": "integer"}}},
+}
+
+
+@lru_cache(maxsize=1)
+def spec() -> Dict[str, Any]:
+    api_key = [{"ApiKey": []}]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "slotbandit", "version": "1",
+                 "description": "Choose a creative per request by Thompson sampling; learn from clicks."},
+        "components": {
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
+            "schemas": {**SCHEMAS, **openapi_dashboard.SCHEMAS},
+        },
+        "paths": {
+            "/slot/{slot_id}/creative": {"get": {
+                "summary": "Choose a creative for one request",
+                "security": api_key,
+                "parameters": [SLOT_PATH, PLATFORM, query("city", "Visitor's city (pooled toward the slot)"),
+                               query("segment", "Tenant-named segment"), query("customer_id", "Visitor id"),
+                               query("referrer", "Where the visitor came from")],
+                "responses": {"200": json_body(ref("Decision"), "The chosen creative"), **errors(400, 401, 404, 503)},
+            }},
+            "/click": {"post": {
+                "summary": "Report the click of a decision (counted once)",
+                "security": api_key,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("ClickRequest")}}},
+                "responses": {"202": json_body(ref("ClickResult"), "Counted"),
+                              "200": json_body(ref("ClickResult"), "Already counted: duplicate"),
+                              **errors(400, 401, 404, 410, 413, 503)},
+            }},
+            "/slot/{slot_id}/stats": {"get": {
+                "summary": "What the slot has learned, per segment and creative (or per referrer)",
+                "security": api_key,
+                "parameters": [SLOT_PATH, PLATFORM, query("city", "Only global and this city"),
+                               {"name": "by", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["segment", "referrer"]}}],
+                "responses": {"200": json_body({"oneOf": [ref("Stats"), ref("ReferrerStats")]}, "Stats"),
+                              **errors(400, 401, 404, 503)},
+            }},
+            "/events": {"post": {
+                "summary": "Send 1 to 1,000 raw events of customers (validated one by one, stored once)",
+                "security": api_key,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "array", "minItems": 1, "maxItems": 1000, "items": ref("Event")}}}},
+                "responses": {"200": json_body(ref("EventsResult"), "What happened to every event"),
+                              **errors(400, 401, 413, 503)},
+            }},
+            "/customer/{customer_id}/features": {"get": {
+                "summary": "A customer's user features, current as of the latest event received",
+                "security": api_key,
+                "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": json_body(ref("CustomerFeatures"), "The features"),
+                              **errors(400, 401, 503),
+                              "404": json_body(ref("Error"), "Unknown customer (also another tenant's)")},
+            }},
+            "/healthz": {"get": {"summary": "Process up", "responses": {"200": json_body(ref("Status"), "Up")}}},
+            "/readyz": {"get": {"summary": "Cassandra reachable",
+                                "responses": {"200": json_body(ref("Status"), "Ready"),
+                                              "503": json_body(ref("Status"), "Cassandra unreachable")}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics",
+                                 "responses": {"200": {"description": "Prometheus text format",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document",
+                                      "responses": {"200": {"description": "OpenAPI 3.0",
+                                                            "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            **openapi_dashboard.PATHS,
+        },
+    }

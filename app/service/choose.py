@@ -1,0 +1,110 @@
+"""GET /slot/<id>/creative: choose a creative, sign the decision, queue the impression."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from app import metrics
+from app.errors import NotFound
+from app.service.feature_segments import feature_segment
+from app.service.runtime import Runtime
+from app.storage.impressions import Impression
+from app.storage.catalog import REVENUE
+from app.decision_ids import DecisionToken
+from bandit import GLOBAL, Decision
+from bandit.holdout import HOLDOUT, in_holdout, uniform_choice
+
+POLICY = "thompson"
+_HOLDOUT_RNG = np.random.default_rng()  # per-request holdout draws and uniform picks (thread-safe)
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    tenant: str
+    platform: str
+    slot_id: str
+    city: Optional[str] = None
+    segment: Optional[str] = None
+    customer_id: Optional[str] = None
+    referrer: Optional[str] = None
+    feature: Optional[str] = None  # leaf of the slot's feature segment model (app.service.feature_segments)
+
+    def count_segments(self) -> List[str]:
+        """The count rows an impression goes to: always 'global', plus its city and named segment."""
+        rows = [GLOBAL]
+        if self.city:
+            rows.append(f"city:{self.city}")
+        if self.segment:
+            rows.append(f"segment:{self.segment}")
+        if self.feature:
+            rows.append(f"feature:{self.feature}")
+        return rows
+
+    def deciding_segment(self) -> Optional[str]:
+        """The most specific leaf to decide on; the policy falls back to 'global' while it has no data."""
+        if self.segment:
+            return f"segment:{self.segment}"
+        if self.feature:
+            return f"feature:{self.feature}"
+        if self.city:
+            return f"city:{self.city}"
+        return None
+
+
+def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
+    slot = rt.slot(req.tenant, req.platform, req.slot_id)
+    if slot is None:
+        raise NotFound(f"unknown slot {req.slot_id!r} on platform {req.platform!r}", "unknown_slot")
+    feature = feature_segment(rt, req.tenant, req.platform, req.slot_id, req.customer_id, req.segment)
+    if feature is not None:
+        req = replace(req, feature=feature)
+    eligible = slot.eligible(req.city)
+    if not eligible:
+        raise NotFound("the slot has no active creative for this city", "no_eligible_creative")
+    by_id = {c.creative_id: c for c in eligible}
+    policy = POLICY
+    if in_holdout(slot.holdout_share, req.tenant, req.platform, req.slot_id, req.customer_id, _HOLDOUT_RNG):
+        policy = HOLDOUT
+        index, propensity = uniform_choice(len(eligible), _HOLDOUT_RNG)
+        choice = Decision(eligible[index].creative_id, HOLDOUT, propensity)
+    else:
+        snapshot = rt.snapshot(req.tenant, req.platform, req.slot_id)
+        segment, ids = req.deciding_segment(), tuple(by_id)
+        if slot.objective == REVENUE:  # value per impression: click x purchase x (1 - refund) x amount
+            prices = {c.creative_id: c.price for c in eligible if c.price}  # a free or unpriced offer: None
+            choice = rt.revenue_policy.decide(snapshot, segment, ids, prices)
+            rt.prewarmer.note((req.tenant, req.platform, req.slot_id), rt.revenue_policy, segment, ids, prices)
+        else:
+            choice = rt.policy.decide(snapshot, segment, ids)
+            rt.prewarmer.note((req.tenant, req.platform, req.slot_id), rt.policy, segment, ids)
+    creative = by_id[choice.creative_id]
+
+    issued_ms = int(time.time() * 1000)
+    # A holdout impression (and its click) also counts in the 'holdout' row, which never decides.
+    segments = req.count_segments() + ([HOLDOUT] if policy == HOLDOUT else [])
+    token = DecisionToken(req.tenant, req.platform, req.slot_id, creative.creative_id, tuple(segments), issued_ms,
+                          DecisionToken.new_nonce(), req.city, req.referrer,
+                          req.customer_id if slot.objective == REVENUE else None)
+    decision_id = rt.signer.sign(token)
+    _queue_impression(rt, req, token, decision_id, choice.segment, choice.propensity, policy)
+    metrics.DECISIONS.labels(policy).inc()
+    shown = {"creative_id": creative.creative_id, "image_url": creative.image_url, "payload": creative.payload}
+    if creative.is_offer:
+        shown.update(offer_type=creative.offer_type, price=creative.price)
+    return {
+        "decision_id": decision_id,
+        "slot_id": req.slot_id,
+        "platform": req.platform,
+        "creative": shown,
+        "segment": choice.segment,
+        "policy": policy,
+        "propensity": round(float(choice.propensity), 6),
+    }
+
+
+def _queue_impression(rt: Runtime, req: DecisionRequest, token: DecisionToken, decision_id: str,
+                      segment: str, propensity: float, policy: str = POLICY) -> None:
+    rt.writer.submit(Impression(token, decision_id, segment, req.customer_id, policy, float(propensity)))

@@ -1,0 +1,170 @@
+"""Validation of the events of ``POST /events``: each event on its own, with a reason when refused.
+
+A bad event never refuses the others. The body as a whole is refused (400) only when it is not a
+JSON array of 1 to 1,000 events.
+"""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from app.errors import BadRequest
+from app.storage.customer_events import EVENT_TYPES, CustomerEvent
+
+MAX_EVENTS = 1000
+MAX_EVENT_BYTES = 4096          # one event, as compact JSON
+MAX_ID = 128                    # event_id
+MAX_TEXT = 256                  # customer_id, session_id, string values
+MAX_DECISION_ID = 1024
+MAX_EXTRA_FIELDS = 32
+MAX_FIELD_NAME = 64
+MAX_AMOUNT = 1e9
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+FUTURE_SKEW = timedelta(minutes=5)  # clocks of devices run ahead; later than this is refused
+CORE_FIELDS = ("event_id", "event", "customer_id", "session_id", "event_time", "decision_id")
+TYPED_FIELDS = ("txn_amount", "score", "won", "country", "signin_method", "sku")
+
+
+class Invalid(Exception):
+    """One event is refused; ``str(error)`` is the reason given back to the client."""
+
+
+def event_array(body: Any) -> List[Any]:
+    """The body must be a JSON array of 1..1000 items; anything else is a 400 for the whole call."""
+    if not isinstance(body, list):
+        raise BadRequest(f"request body must be a JSON array of 1 to {MAX_EVENTS} events", "invalid_events")
+    if not body:
+        raise BadRequest("request body is an empty array: send 1 to 1000 events", "invalid_events")
+    if len(body) > MAX_EVENTS:
+        raise BadRequest(f"at most {MAX_EVENTS} events per call, but {len(body)} are given", "too_many_events")
+    return body
+
+
+def parse_event(tenant: str, item: Any, decision_ok: Callable[[str], bool],
+                now: Optional[datetime] = None) -> CustomerEvent:
+    """A validated event of ``tenant``, or ``Invalid`` with the first reason found.
+
+    ``decision_ok(decision_id)`` says whether a decision id is a genuine decision of this tenant.
+    """
+    if not isinstance(item, dict):
+        raise Invalid("event must be a JSON object")
+    size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_EVENT_BYTES:
+        raise Invalid(f"event is {size} bytes as JSON; at most {MAX_EVENT_BYTES}")
+    event_id = _text(item, "event_id", MAX_ID, required=True)
+    kind = _required(item, "event")
+    if kind not in EVENT_TYPES:
+        raise Invalid(f"unknown event type {str(kind)[:40]!r}; expected one of {', '.join(EVENT_TYPES)}")
+    customer_id = _text(item, "customer_id", MAX_TEXT, required=True)
+    session_id = _text(item, "session_id", MAX_TEXT, required=True)
+    event_time = _time(_required(item, "event_time"), now or datetime.now(timezone.utc))
+    decision_id = _text(item, "decision_id", MAX_DECISION_ID)
+    if decision_id is not None and not decision_ok(decision_id):
+        raise Invalid("decision_id is not a decision of this tenant")
+    typed = _typed_fields(item, kind)
+    attrs = _own_fields(item)
+    return CustomerEvent(tenant=tenant, event_id=event_id, event=kind, customer_id=customer_id,
+                         session_id=session_id, event_time=event_time, decision_id=decision_id,
+                         attrs=attrs, **typed)
+
+
+def _required(item: Dict[str, Any], name: str) -> Any:
+    value = item.get(name)
+    if value is None:
+        raise Invalid(f"missing field '{name}'")
+    return value
+
+
+def _text(item: Dict[str, Any], name: str, limit: int, required: bool = False) -> Optional[str]:
+    value = item.get(name)
+    if value is None:
+        if required:
+            raise Invalid(f"missing field '{name}'")
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit or not value.isprintable():
+        raise Invalid(f"{name} must be a string of 1 to {limit} printable characters")
+    return value
+
+
+def _time(value: Any, now: datetime) -> datetime:
+    """ISO 8601 with a date and a time; no offset means UTC. Not before 2000, not in the future."""
+    if not isinstance(value, str) or "T" not in value.upper() and " " not in value:
+        raise Invalid("event_time must be an ISO 8601 date and time, e.g. 2026-11-24T10:15:00Z")
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise Invalid(f"event_time {value[:40]!r} is not an ISO 8601 date and time, "
+                      "e.g. 2026-11-24T10:15:00Z") from None
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    if moment < EARLIEST:
+        raise Invalid("event_time is before 2000-01-01")
+    if moment > now + FUTURE_SKEW:
+        raise Invalid(f"event_time {value[:40]} is in the future (more than 5 minutes after the server's clock)")
+    return moment
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise Invalid(f"{name} must be a number")
+    return float(value)
+
+
+def _typed_fields(item: Dict[str, Any], kind: str) -> Dict[str, Any]:
+    """The fields features and revenue read, checked for their type and the event's requirements."""
+    typed: Dict[str, Any] = {}
+    if kind == "purchase" and item.get("txn_amount") is None:
+        raise Invalid("missing field 'txn_amount' (a purchase carries its amount)")
+    if kind == "game_end" and item.get("won") is None:
+        raise Invalid("missing field 'won' (a game_end says whether the game was won: true or false)")
+    if item.get("txn_amount") is not None:
+        amount = _number(item["txn_amount"], "txn_amount")
+        if not 0 <= amount <= MAX_AMOUNT:
+            raise Invalid(f"txn_amount must be between 0 and {MAX_AMOUNT:.0f}")
+        typed["txn_amount"] = amount
+    if item.get("score") is not None:
+        typed["score"] = _number(item["score"], "score")
+    if item.get("won") is not None:
+        if not isinstance(item["won"], bool):
+            raise Invalid("won must be true or false")
+        typed["won"] = item["won"]
+    for name in ("country", "signin_method", "sku"):
+        typed[name] = _text(item, name, MAX_TEXT)
+    return typed
+
+
+def _own_fields(item: Dict[str, Any]) -> Dict[str, Union[str, float, int, bool, None]]:
+    """Every field beyond the common ones: scalar values only, bounded in number and size."""
+    extra = {k: v for k, v in item.items() if k not in CORE_FIELDS}
+    if len(extra) > MAX_EXTRA_FIELDS:
+        raise Invalid(f"an event has at most {MAX_EXTRA_FIELDS} fields of its own, but {len(extra)} are given")
+    for name, value in extra.items():
+        if not name or len(name) > MAX_FIELD_NAME or not name.isprintable():
+            raise Invalid(f"field names must be 1 to {MAX_FIELD_NAME} printable characters")
+        if isinstance(value, (dict, list)):
+            raise Invalid(f"field '{name[:40]}' must be a string, number, true, false or null")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Invalid(f"field '{name[:40]}' must be a finite number")
+        if isinstance(value, str) and (len(value) > MAX_TEXT or not value.isprintable()):
+            raise Invalid(f"field '{name[:40]}' must be at most {MAX_TEXT} printable characters")
+    return extra
+
+
+def parse_all(tenant: str, items: List[Any], decision_ok: Callable[[str], bool],
+              now: Optional[datetime] = None) -> Tuple[List[Tuple[int, CustomerEvent]], List[Dict[str, Any]]]:
+    """(index, event) of the valid events and {"index", "reason"} of the refused ones, in order."""
+    now = now or datetime.now(timezone.utc)
+    valid, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, parse_event(tenant, item, decision_ok, now)))
+        except Invalid as reason:
+            rejected.append({"index": index, "reason": str(reason)})
+    return valid, rejected

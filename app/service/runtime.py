@@ -1,0 +1,117 @@
+"""The per-process objects of the service, built once by ``create_app`` and shared by every view."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from app import metrics
+from app.service.fresh_cache import RefreshingCache
+from app.storage.db import Database
+from app.decision_ids import DecisionSigner
+from app.service.impression_writer import ImpressionWriter
+from app.service.prewarm import Prewarmer
+from app.settings import Settings
+from app.storage import CatalogStore, CountsStore, EventStore, SlotConfig, TenantStore, hash_key
+from app.storage.priors import PriorsStore
+from app.storage.revenue import RevenueStore
+from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
+from bandit.policies.revenue import RevenueConfig, RevenuePolicy, RevenueTotals
+
+KEY_CACHE_TTL_S = 2.0
+SlotKey = Tuple[str, str, str]  # (tenant, platform, slot_id)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    tenants: TenantStore
+    catalog: CatalogStore
+    counts: CountsStore
+    events: EventStore
+    writer: ImpressionWriter
+    signer: DecisionSigner
+    policy: ThompsonPolicy  # slots whose objective is clicks
+    revenue_policy: RevenuePolicy  # slots whose objective is revenue (bandit.policies.revenue)
+    keys: RefreshingCache
+    slots: RefreshingCache
+    snapshots: RefreshingCache
+    prewarmer: Prewarmer
+    publisher: Optional[object] = None  # app.stream.publisher.KafkaPublisher in Kafka mode
+
+    @classmethod
+    def build(cls, settings: Settings, rng: Optional[np.random.Generator] = None) -> "Runtime":
+        db = Database(settings)
+        rng = rng or np.random.default_rng()
+        tenants, catalog, counts, events = TenantStore(db), CatalogStore(db), CountsStore(db), EventStore(db)
+        def on_error(cache_name: str) -> None:
+            metrics.CACHE_REFRESH_ERRORS.labels(cache_name).inc()
+
+        versions = iter(range(1, 1 << 62))
+
+        prewarmer = Prewarmer()
+
+        def load_snapshot(key: SlotKey) -> SlotSnapshot:
+            snapshot = read_snapshot(db, *key, version=next(versions))
+            prewarmer.warm(key, snapshot)  # propensities of the new posteriors, before requests see them
+            return snapshot
+
+        publisher = None
+        if settings.kafka_bootstrap_servers:  # Kafka mode: events are published, workers write them
+            from app.stream.publisher import KafkaPublisher
+
+            publisher = KafkaPublisher(settings)
+        return cls(
+            publisher=publisher,
+            prewarmer=prewarmer,
+            settings=settings,
+            db=db,
+            tenants=tenants,
+            catalog=catalog,
+            counts=counts,
+            events=events,
+            writer=publisher or ImpressionWriter(counts, events, queue_size=settings.write_queue_size,
+                                                 flush_interval_s=settings.write_interval_s),
+            signer=DecisionSigner(settings.require_secret()),
+            policy=ThompsonPolicy(ThompsonConfig(), rng),
+            revenue_policy=RevenuePolicy(RevenueConfig(), rng),
+            keys=RefreshingCache("api_keys", tenants.tenant_for_key_hash, KEY_CACHE_TTL_S, on_refresh_error=on_error),
+            slots=RefreshingCache("slots", lambda key: catalog.load_slot(*key), settings.config_refresh_s,
+                                  on_refresh_error=on_error),
+            snapshots=RefreshingCache("posteriors", load_snapshot, settings.posterior_refresh_s,
+                                      on_refresh_error=on_error),
+        )
+
+    def tenant_for_key(self, key: str) -> Optional[str]:
+        return self.keys.get(hash_key(key))
+
+    def slot(self, tenant: str, platform: str, slot_id: str) -> Optional[SlotConfig]:
+        return self.slots.get((tenant, platform, slot_id))
+
+    def snapshot(self, tenant: str, platform: str, slot_id: str) -> SlotSnapshot:
+        """The slot's counts and priors as decisions see them (cached, refreshed in the background)."""
+        return self.snapshots.get((tenant, platform, slot_id))
+
+    def stored_snapshot(self, tenant: str, platform: str, slot_id: str) -> SlotSnapshot:
+        """The slot's counts, priors and revenue totals read from storage now, for stats and exports
+        that must show every write that has landed."""
+        return read_snapshot(self.db, tenant, platform, slot_id)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.db.shutdown()
+
+
+def read_snapshot(db: Database, tenant: str, platform: str, slot_id: str, version: int = 0) -> SlotSnapshot:
+    """One slot's counts (counters plus stream totals), seeded priors and attributed revenue totals
+    (empty unless the slot's objective is revenue), read from storage: four partition reads (counters,
+    stream totals, priors, revenue totals)."""
+    revenue: Dict[str, Dict[str, RevenueTotals]] = {}
+    for (segment, creative_id), values in RevenueStore(db).totals(tenant, platform, slot_id).items():
+        # Totals are moved by differences of floats: clamp the last-digit noise below zero.
+        purchases, refunds, gross, gross_sq = (max(float(v), 0.0) for v in values[:4])
+        revenue.setdefault(segment, {})[creative_id] = RevenueTotals(purchases, refunds, gross, gross_sq)
+    return SlotSnapshot(segments=CountsStore(db).read_slot(tenant, platform, slot_id), version=version,
+                        priors=PriorsStore(db).read_slot(tenant, platform, slot_id), revenue=revenue)

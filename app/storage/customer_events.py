@@ -1,0 +1,53 @@
+"""A customer's event as it is stored: validated, typed, with the identity that makes a resend a duplicate."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, Optional
+
+EVENT_TYPES = ("app_launched", "game_start", "game_end", "offer_shown", "purchase", "refund", "cancellation")
+MONEY_EVENTS = ("purchase", "refund", "cancellation")
+
+
+@dataclass(frozen=True)
+class CustomerEvent:
+    """A validated event. ``event_time`` is UTC, truncated to milliseconds (Cassandra's precision)."""
+
+    tenant: str
+    event_id: str
+    event: str
+    customer_id: str
+    session_id: str
+    event_time: datetime
+    decision_id: Optional[str] = None
+    txn_amount: Optional[float] = None
+    score: Optional[float] = None
+    won: Optional[bool] = None
+    country: Optional[str] = None
+    signin_method: Optional[str] = None
+    sku: Optional[str] = None
+    attrs: Dict[str, Any] = field(default_factory=dict)  # the event's own fields, typed ones included
+
+    @property
+    def month(self) -> str:
+        return month_bucket(self.event_time)
+
+    @property
+    def micros(self) -> int:
+        """The event time in microseconds since the epoch: the write timestamp of its feature cells."""
+        return int((self.event_time - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the event's canonical JSON: tells a resend of the same event from another one."""
+        canonical = {"event_id": self.event_id, "event": self.event, "customer_id": self.customer_id,
+                     "session_id": self.session_id, "event_time": self.event_time.isoformat(),
+                     "decision_id": self.decision_id, "attrs": self.attrs}
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def month_bucket(moment: datetime) -> str:
+    """The partition bucket of a moment: its UTC month as 'YYYYMM'."""
+    return moment.astimezone(timezone.utc).strftime("%Y%m")

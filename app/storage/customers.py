@@ -1,0 +1,240 @@
+"""Customer events, their exactly-once claims and the rows user features are read from.
+
+Every row an event writes has a deterministic key, and every "latest" cell of ``customer_features``
+is written ``USING TIMESTAMP`` = the event's time, so writing an event twice (a retry, a repair) is
+harmless and arrival order never matters.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from cassandra import ConsistencyLevel
+from cassandra.concurrent import execute_concurrent
+from cassandra.query import BatchStatement, BatchType
+
+from app.storage.db import Database
+from app.storage.customer_events import MONEY_EVENTS, CustomerEvent, month_bucket
+from app.clock import utc
+
+CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded for a small cluster
+BATCH_ROWS = 50   # rows per unlogged single-partition batch
+BATCH_BYTES = 16 * 1024  # and bytes of values, well under Cassandra's default 50 KiB limit
+
+CLAIM = ("INSERT INTO customer_event_ids (tenant, event_id, customer_id, fingerprint, state, received_at) "
+         "VALUES (?, ?, ?, ?, 'pending', ?) IF NOT EXISTS")
+MARK_STORED = "UPDATE customer_event_ids SET state = 'stored' WHERE tenant = ? AND event_id = ?"
+INSERT_EVENT = ("INSERT INTO customer_events (tenant, customer_id, month, event_time, event_id, event, session_id, "
+                "decision_id, attrs, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT_PAYMENT = ("INSERT INTO customer_payments (tenant, customer_id, month, event_time, event_id, event, "
+                  "txn_amount, sku, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT_GAME = ("INSERT INTO customer_session_games (tenant, customer_id, session_id, event_time, event_id, won, "
+               "score) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_WHERE_CUSTOMER = " WHERE tenant = ? AND customer_id = ?"
+TOUCH = "UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = ?" + _WHERE_CUSTOMER
+LAUNCH = ("UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = ?, signin_method = ?"
+          + _WHERE_CUSTOMER)
+LAUNCH_WITH_COUNTRY = ("UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = ?, signin_method = ?, "
+                       "country = ?" + _WHERE_CUSTOMER)
+GAME_END = ("UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = ?, last_game_session = ?"
+            + _WHERE_CUSTOMER)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer of claiming one event id: ``won`` for the first claim; else what is stored."""
+
+    won: bool
+    state: Optional[str] = None
+    fingerprint: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    latest_event_time: datetime
+    country: Optional[str]
+    signin_method: Optional[str]
+    last_game_session: Optional[str]
+
+
+class CustomerStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # --- ingestion ------------------------------------------------------------------------------
+
+    def claim(self, events: Sequence[CustomerEvent], now: datetime) -> List[Claim]:
+        """Claim every event id with a lightweight transaction (one winner however many race)."""
+        statement = self.db.prepare(CLAIM)
+        rows = self._run([(statement, (e.tenant, e.event_id, e.customer_id, e.fingerprint, now)) for e in events])
+        claims = []
+        for result in rows:
+            row = result[0]
+            claims.append(Claim(True) if row["[applied]"] else Claim(False, row.get("state"), row.get("fingerprint")))
+        return claims
+
+    def write(self, events: Sequence[CustomerEvent], now: datetime) -> None:
+        """Write every row of the events (idempotent) in unlogged batches of one partition each;
+        raises the first storage error.
+
+        Of the feature-cell updates only those that can win are sent: per customer, the latest
+        event, the latest app_launched (with and without a country) and the latest game_end.
+        """
+        log_rows: Dict[tuple, List[Tuple[Any, tuple]]] = {}
+        for event in events:
+            for partition, statement in self._rows_of(event, now):
+                log_rows.setdefault(partition, []).append(statement)
+        feature_rows: Dict[tuple, List[Tuple[Any, tuple]]] = {}
+        for event in _feature_winners(events):
+            feature_rows.setdefault((event.tenant, event.customer_id), []).append(self._feature_update(event))
+        # The log first: a feature row never points at a session or week whose rows are missing.
+        self._run(_batches(log_rows))
+        self._run(_batches(feature_rows))
+
+    def mark_stored(self, events: Sequence[CustomerEvent]) -> None:
+        """Mark the claims of fully written events stored (a resend then needs no repair)."""
+        statement = self.db.prepare(MARK_STORED)
+        self._run([(statement, (e.tenant, e.event_id)) for e in events])
+
+    def _rows_of(self, event: CustomerEvent, now: datetime) -> List[Tuple[tuple, Tuple[Any, tuple]]]:
+        """(partition, (statement, values)) of the log rows of one event."""
+        key = (event.tenant, event.customer_id)
+        rows = [(("events", *key, event.month), (self.db.prepare(INSERT_EVENT), (
+            *key, event.month, event.event_time, event.event_id, event.event, event.session_id, event.decision_id,
+            json.dumps(event.attrs, sort_keys=True), now)))]
+        if event.event in MONEY_EVENTS:
+            rows.append((("payments", *key, event.month), (self.db.prepare(INSERT_PAYMENT), (
+                *key, event.month, event.event_time, event.event_id, event.event, event.txn_amount, event.sku,
+                event.decision_id))))
+        if event.event == "game_end":
+            rows.append((("games", *key, event.session_id), (self.db.prepare(INSERT_GAME), (
+                *key, event.session_id, event.event_time, event.event_id, event.won, event.score))))
+        return rows
+
+    def _feature_update(self, event: CustomerEvent) -> Tuple[Any, tuple]:
+        """The update of the customer's "latest" cells by one event, stamped with the event's time."""
+        key = (event.tenant, event.customer_id)
+        if event.event == "game_end":
+            return self.db.prepare(GAME_END), (event.micros, event.event_time, event.session_id, *key)
+        if event.event == "app_launched" and event.country:
+            return self.db.prepare(LAUNCH_WITH_COUNTRY), (event.micros, event.event_time, event.signin_method or "",
+                                                          event.country, *key)
+        if event.event == "app_launched":
+            return self.db.prepare(LAUNCH), (event.micros, event.event_time, event.signin_method or "", *key)
+        return self.db.prepare(TOUCH), (event.micros, event.event_time, *key)
+
+    def _run(self, statements: List[Tuple[Any, tuple]]) -> List[Any]:
+        """Execute with bounded concurrency; the rows of each result, in order; raise the first error."""
+        if not statements:
+            return []
+        results = execute_concurrent(self.db.session, statements, concurrency=CONCURRENCY,
+                                     raise_on_first_error=False)
+        for success, outcome in results:
+            if not success:
+                raise outcome
+        return [list(outcome) for _, outcome in results]
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def feature_row(self, tenant: str, customer_id: str) -> Optional[FeatureRow]:
+        row = self.db.execute(
+            "SELECT latest_event_time, country, signin_method, last_game_session FROM customer_features"
+            + _WHERE_CUSTOMER, (tenant, customer_id)).one()
+        if row is None or row["latest_event_time"] is None:
+            return None
+        return FeatureRow(utc(row["latest_event_time"]), row["country"], row["signin_method"] or None,
+                          row["last_game_session"])
+
+    def purchases_async(self, tenant: str, customer_id: str, start: datetime, end: datetime) -> list:
+        """Futures of the money events with time in (start, end], one per month bucket touched."""
+        cql = ("SELECT event, txn_amount FROM customer_payments WHERE tenant = ? AND customer_id = ? AND month = ? "
+               "AND event_time > ? AND event_time <= ?")
+        return [self.db.execute_async(cql, (tenant, customer_id, month, start, end))
+                for month in months_between(start, end)]
+
+    def payments_between(self, tenant: str, customer_id: str, start: datetime, end: datetime) -> List[Dict[str, Any]]:
+        """The customer's purchases, refunds and cancellations with time in (start, end]."""
+        cql = ("SELECT event_id, event, event_time, txn_amount, sku FROM customer_payments WHERE tenant = ? "
+               "AND customer_id = ? AND month = ? AND event_time > ? AND event_time <= ?")
+        return rows_of([self.db.execute_async(cql, (tenant, customer_id, month, start, end))
+                        for month in months_between(start, end)])
+
+    def session_games_async(self, tenant: str, customer_id: str, session_id: str):
+        return self.db.execute_async(
+            "SELECT event_time, won FROM customer_session_games WHERE tenant = ? AND customer_id = ? "
+            "AND session_id = ?", (tenant, customer_id, session_id))
+
+    def events_between(self, tenant: str, customer_id: str, start: datetime, end: datetime) -> List[Dict[str, Any]]:
+        """The customer's stored events with time in [start, end], oldest first (history for jobs)."""
+        rows: List[Dict[str, Any]] = []
+        for month in months_between(start, end):
+            rows += self.db.execute(
+                "SELECT * FROM customer_events WHERE tenant = ? AND customer_id = ? AND month = ? "
+                "AND event_time >= ? AND event_time <= ?", (tenant, customer_id, month, start, end))
+        for row in rows:
+            row["event_time"] = utc(row["event_time"])
+            row["attrs"] = json.loads(row["attrs"]) if row["attrs"] else {}
+        return sorted(rows, key=lambda r: (r["event_time"], r["event_id"]))
+
+    def claim_state(self, tenant: str, event_id: str) -> Optional[str]:
+        row = self.db.execute("SELECT state FROM customer_event_ids WHERE tenant = ? AND event_id = ?",
+                              (tenant, event_id), consistency=ConsistencyLevel.SERIAL).one()
+        return row["state"] if row else None
+
+
+def _batches(by_partition: Dict[tuple, List[Tuple[Any, tuple]]]) -> List[Tuple[BatchStatement, tuple]]:
+    """Unlogged batches within one partition, each of at most BATCH_ROWS statements and about
+    BATCH_BYTES of values (Cassandra 4/5 refuse batches over 50 KiB by default)."""
+    batches: List[Tuple[BatchStatement, tuple]] = []
+    for statements in by_partition.values():
+        batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
+        for statement, values in statements:
+            row_size = sum(len(str(value)) for value in values)
+            if rows and (rows == BATCH_ROWS or size + row_size > BATCH_BYTES):
+                batches.append((batch, ()))
+                batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
+            batch.add(statement, values)
+            rows, size = rows + 1, size + row_size
+        batches.append((batch, ()))
+    return batches
+
+
+def _feature_winners(events: Sequence[CustomerEvent]) -> List[CustomerEvent]:
+    """The events whose feature-cell updates can be the latest: per customer and kind of cell,
+    every event at the latest time (ties are kept: Cassandra breaks them by value)."""
+    kinds = (lambda e: True, lambda e: e.event == "app_launched",
+             lambda e: e.event == "app_launched" and bool(e.country), lambda e: e.event == "game_end")
+    by_customer: Dict[tuple, List[CustomerEvent]] = {}
+    for event in events:
+        by_customer.setdefault((event.tenant, event.customer_id), []).append(event)
+    winners: Dict[tuple, CustomerEvent] = {}
+    for group in by_customer.values():
+        for kind in kinds:
+            chosen = [e for e in group if kind(e)]
+            if chosen:
+                latest = max(e.event_time for e in chosen)
+                winners.update({(e.tenant, e.event_id): e for e in chosen if e.event_time == latest})
+    return list(winners.values())
+
+
+def months_between(start: datetime, end: datetime) -> List[str]:
+    """The 'YYYYMM' buckets from ``start`` to ``end`` inclusive, newest first."""
+    first, last = month_bucket(start), month_bucket(end)
+    year, month = int(last[:4]), int(last[4:])
+    months = []
+    while True:
+        bucket = f"{year:04d}{month:02d}"
+        months.append(bucket)
+        if bucket <= first:
+            return months
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+
+
+def rows_of(futures: Iterable[Any]) -> List[Dict[str, Any]]:
+    rows: List[Dict[str, Any]] = []
+    for future in futures:
+        rows += list(future.result())
+    return rows
