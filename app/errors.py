@@ -38,5 +38,23 @@ class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 
 
+class UriTooLong(ApiError):
+    status, code = 414, "uri_too_long"
+
+
+class HeaderFieldsTooLarge(ApiError):
+    status, code = 431, "header_fields_too_large"
+
+
 class StorageUnavailable(ApiError):
     status, code = 503, "storage_unavailable"
+
+
+class ClickInProgress(StorageUnavailable):
+    """A click claimed by an earlier request that has not finished (or failed and holds its lease)."""
+
+    code = "click_in_progress"
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"the click is being counted by an earlier request; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s

@@ -11,7 +11,7 @@ DECISIONS = Counter("slotbandit_decisions_total", "Creatives chosen", ["policy"]
 CLICKS = Counter("slotbandit_clicks_total", "POST /click answers by result", ["result"])
 CLICKS_AMBIGUOUS = Counter(
     "slotbandit_clicks_ambiguous_total",
-    "Clicks whose counter write timed out (claimed, possibly not counted; repaired from the event log)",
+    "Clicks whose counter write timed out (claimed, maybe counted; the retry settles them by their mark)",
 )
 IMPRESSIONS_WRITTEN = Counter("slotbandit_impressions_written_total", "Impressions written to Cassandra")
 IMPRESSIONS_DROPPED = Counter(
@@ -29,6 +29,17 @@ EVENTS = Counter("slotbandit_events_total", "Events of POST /events by result", 
 LABELS_CHANGED = Counter("slotbandit_revenue_labels_changed_total", "Revenue labels of decisions written anew")
 ATTRIBUTION_ERRORS = Counter("slotbandit_attribution_errors_total",
                              "Attributions after a click that failed (redone at the customer's next payment)")
+COUNTER_WRITES_AMBIGUOUS = Counter(
+    "slotbandit_counter_writes_ambiguous_total",
+    "Counter batches whose outcome was unknown (timeout, node lost); settled later by their mark", ["kind"])
+COUNTER_WRITES_SETTLED = Counter(
+    "slotbandit_counter_writes_settled_total",
+    "Counter batches of unknown outcome, settled: landed (once), reapplied (never landed), taken_back (twice)",
+    ["kind", "outcome"])
+WRITER_HOLDING = Counter("slotbandit_writer_holding_total",
+                         "Rounds in which the impression writer held its writes because storage was down")
+CLICKS_TAKEN_OVER = Counter("slotbandit_clicks_taken_over_total",
+                            "Unfinished clicks (claimed, not counted) completed by a retry of the same click")
 ERRORS = Counter("slotbandit_errors_total", "Error answers by HTTP status and code", ["status", "code"])
 
 

@@ -64,6 +64,11 @@ class Settings:
         return not self.cassandra_hosts
 
     @property
+    def local_hosts(self) -> bool:
+        """True when every configured host is a loopback address (the embedded server or local cluster)."""
+        return all(host.startswith("127.") or host == "localhost" for host in self.contact_points)
+
+    @property
     def contact_points(self) -> Tuple[str, ...]:
         return self.cassandra_hosts or ("127.0.0.1",)
 

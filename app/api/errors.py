@@ -31,7 +31,10 @@ def error_response(status: int, code: str, message: str):
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        return error_response(error.status, error.code, error.message)
+        response = error_response(error.status, error.code, error.message)
+        if error.status == 503:  # when to send it again (a click: when its earlier request's lease runs out)
+            response.headers["Retry-After"] = str(getattr(error, "retry_after_s", 1))
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
@@ -40,7 +43,9 @@ def register_errorhandlers(app: Flask) -> None:
 
     def _storage_error(error: Exception):
         log.warning("storage error: %s", error)
-        return error_response(503, StorageUnavailable.code, "storage is unavailable, retry later")
+        response = error_response(503, StorageUnavailable.code, "storage is unavailable, retry later")
+        response.headers["Retry-After"] = "1"
+        return response
 
     for driver_error in DRIVER_ERRORS:
         app.register_error_handler(driver_error, _storage_error)

@@ -5,7 +5,7 @@ from typing import Optional
 
 from flask import Flask
 
-from app.api import errors, instrumentation
+from app.api import errors, instrumentation, limits
 from app.api.fast_json import FastJSONProvider
 from app.api.views import clicks, creatives, customers, dashboard, events, health, stats
 from app.logs import configure_logging
@@ -26,6 +26,7 @@ def create_app(settings: Optional[Settings] = None, runtime: Optional[Runtime] =
     app.extensions["slotbandit"] = runtime or Runtime.build(settings)
     errors.register_errorhandlers(app)
     instrumentation.init_app(app, access_log=settings.access_log)
+    limits.init_app(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     return app

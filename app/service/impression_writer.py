@@ -15,9 +15,11 @@ it is about one flush interval of traffic (``SLOTBANDIT_WRITE_INTERVAL_S``, 0.5 
 the worker's requests/s). A clean stop (SIGTERM) drains the queue first. Clicks never go through this queue: they are written before POST /click answers.
 
 Retries: impression blocks have keys derived from their content, so they are retried until
-written. Counter batches are retried only when Cassandra proves they were not applied (Unavailable, no host, not
-connected); a timed-out counter batch may or may not have counted, so its rows are counted as
-dropped rather than risk counting twice.
+written. Counter batches are retried when Cassandra proves they were not applied (Unavailable, no
+host, not connected). A counter batch whose outcome is unknown (a timeout, a node lost while it
+held the request) is settled later by its mark (``CountsStore.settle``): once no write of it can
+still be in flight (``SETTLE_S``), it is applied again if it never landed, or taken back once if it
+landed twice. So an outage neither loses nor doubles an impression that was queued.
 """
 from __future__ import annotations
 
@@ -25,19 +27,30 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Deque, List, Optional, Tuple
 
 
 from app import metrics
 from app.storage.impressions import Impression
 from app.storage import CountsStore, EventStore
-from app.storage.counts import merge
+from app.storage.counts import MarkedBatch, merge
 from app.storage.db import AMBIGUOUS, NOT_APPLIED
 
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 64
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+# After a counter write of unknown outcome, wait this long before reading its mark: longer than the
+# driver's request timeout plus Cassandra's counter write timeout, so no copy of it is still on its way.
+SETTLE_S = 15.0
+
+
+@dataclass
+class _Write:
+    statement: object
+    rows: int
+    batch: Optional[MarkedBatch] = None  # counter writes: the batch and its mark
 
 Item = Impression  # anything with deltas() and event()
 
@@ -71,6 +84,7 @@ class ImpressionWriter:
         self._wake = threading.Event()  # set by flush() and close(): write now, do not wait
         self._outstanding = 0  # queued or being written
         self._done = threading.Condition(self._lock)
+        self._doubtful: Deque[Tuple[MarkedBatch, float]] = deque()  # counter writes of unknown outcome
 
     def submit(self, impression: Impression) -> bool:
         """Queue one impression; False (and counted as dropped) when the queue is full."""
@@ -97,11 +111,20 @@ class ImpressionWriter:
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Drain the queue and stop the thread (used on worker exit)."""
+        deadline = time.monotonic() + timeout_s
         self.flush(timeout_s)
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
+        while self._doubtful and time.monotonic() < deadline:
+            self._settle_doubtful(force=time.monotonic() + 1.0 >= deadline)
+            if self._doubtful:
+                time.sleep(0.5)
+        if self._doubtful:
+            metrics.IMPRESSIONS_DROPPED.labels("unsettled_at_exit").inc(sum(b.rows for b, _ in self._doubtful))
+            log.warning("counter writes of unknown outcome left unsettled at exit",
+                        extra={"batches": len(self._doubtful)})
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -128,6 +151,8 @@ class ImpressionWriter:
                 items = self._take(min(due, self._batch_size))  # only this thread takes: never empty
                 due -= len(items)
                 self._write_counted(items)
+            if self._doubtful:
+                self._settle_doubtful()
 
     def _take(self, count: int) -> List[Item]:
         """Up to ``count`` impressions, oldest first."""
@@ -149,17 +174,17 @@ class ImpressionWriter:
     def _write(self, items: List[Item]) -> None:
         deltas = merge(delta for item in items for delta in item.deltas())
         events = [item.event() for item in items]
-        self._with_retries("event", self._events.blocks(events), retry_ambiguous=True)
-        self._with_retries("counter", self._counts.batches(deltas), retry_ambiguous=False)
+        self._with_retries("event", [_Write(statement, rows) for statement, rows in self._events.blocks(events)])
+        batches = self._counts.marked_batches(deltas)
+        self._with_retries("counter", [_Write(self._counts.statement(b), b.rows, b) for b in batches])
         metrics.IMPRESSIONS_WRITTEN.inc(len(items))
 
-    def _with_retries(self, what: str, pending: List[Tuple[object, int]], retry_ambiguous: bool) -> None:
-        """Run (statement, rows) pairs; retry what provably failed, with back-off."""
+    def _with_retries(self, what: str, pending: List[_Write]) -> None:
+        """Run the writes; retry what provably failed, with back-off."""
         for attempt in range(len(RETRY_BACKOFF_S) + 1):
             failed = []
             for chunk_start in range(0, len(pending), MAX_IN_FLIGHT):
-                chunk = pending[chunk_start : chunk_start + MAX_IN_FLIGHT]
-                failed.extend(self._run_chunk(chunk, retry_ambiguous))
+                failed.extend(self._run_chunk(pending[chunk_start : chunk_start + MAX_IN_FLIGHT]))
             if not failed:
                 return
             pending = failed
@@ -168,26 +193,61 @@ class ImpressionWriter:
         # Storage stayed down through every retry: keep waiting rather than lose writes, unless stopping.
         while pending and not self._stopping.is_set():
             log.warning("storage down, holding writes", extra={"kind": what, "pending": len(pending)})
+            metrics.WRITER_HOLDING.inc()
             time.sleep(RETRY_BACKOFF_S[-1])
-            pending = self._run_chunk(pending, retry_ambiguous)
+            pending = self._run_chunk(pending)
         if pending:
-            metrics.IMPRESSIONS_DROPPED.labels("shutdown").inc(sum(rows for _, rows in pending))
+            metrics.IMPRESSIONS_DROPPED.labels("shutdown").inc(sum(write.rows for write in pending))
 
-    def _run_chunk(self, chunk: List[Tuple[object, int]], retry_ambiguous: bool) -> list:
+    def _run_chunk(self, chunk: List[_Write]) -> List[_Write]:
+        """Start the chunk's writes together; the ones that provably did not happen, to retry.
+
+        A block whose outcome is unknown is written again (its key is its content); a counter batch
+        whose outcome is unknown is left to ``_settle_doubtful``; a settled batch's mark is deleted.
+        """
         failed, futures = [], []
-        for item in chunk:
+        for write in chunk:
             try:
-                futures.append((item, self._counts.db.run_async(item[0])))
+                futures.append((write, self._counts.db.run_async(write.statement)))
             except NOT_APPLIED:
-                failed.append(item)
-        for item, future in futures:
+                failed.append(write)
+        for write, future in futures:
             try:
                 future.result()
             except NOT_APPLIED:
-                failed.append(item)
+                failed.append(write)
             except AMBIGUOUS:
-                if retry_ambiguous:
-                    failed.append(item)
+                if write.batch is None:
+                    failed.append(write)
                 else:
-                    metrics.IMPRESSIONS_DROPPED.labels("ambiguous_timeout").inc(item[1])
+                    metrics.COUNTER_WRITES_AMBIGUOUS.labels("impressions").inc()
+                    self._doubtful.append((write.batch, time.monotonic()))
+            else:
+                if write.batch is not None:
+                    self._forget(write.batch)
         return failed
+
+    def _forget(self, batch: MarkedBatch) -> None:
+        try:
+            self._counts.forget_async(batch)  # best effort: an orphan mark is a few bytes, never read
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _settle_doubtful(self, force: bool = False) -> None:
+        """Settle the counter writes of unknown outcome that can no longer be in flight."""
+        now = time.monotonic()
+        while self._doubtful and (force or now - self._doubtful[0][1] >= SETTLE_S):
+            batch, since = self._doubtful[0]
+            try:
+                landed = self._counts.settle(batch)
+            except Exception as error:  # noqa: BLE001 - storage still down: try again next round
+                log.warning("cannot settle a counter write yet", extra={"error": str(error)[:200]})
+                return
+            self._doubtful.popleft()
+            metrics.COUNTER_WRITES_SETTLED.labels("impressions", _outcome(landed)).inc()
+            self._forget(batch)
+
+
+def _outcome(landed: int) -> str:
+    """How a write of unknown outcome had turned out: landed once, never (applied now) or more."""
+    return {0: "reapplied", 1: "landed"}.get(landed, "taken_back")

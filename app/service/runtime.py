@@ -19,7 +19,11 @@ from app.storage.revenue import RevenueStore
 from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
 from bandit.policies.revenue import RevenueConfig, RevenuePolicy, RevenueTotals
 
-KEY_CACHE_TTL_S = 2.0
+# A rotated or deleted key stops working within KEY_MAX_AGE_S plus one read; a paused creative stops
+# being shown within CONFIG_MAX_AGE_S plus one read (the README promises 2 s and 5 s).
+KEY_CACHE_TTL_S = 1.0
+KEY_MAX_AGE_S = 1.5
+CONFIG_MAX_AGE_S = 4.5
 SlotKey = Tuple[str, str, str]  # (tenant, platform, slot_id)
 
 
@@ -77,9 +81,10 @@ class Runtime:
             signer=DecisionSigner(settings.require_secret()),
             policy=ThompsonPolicy(ThompsonConfig(), rng),
             revenue_policy=RevenuePolicy(RevenueConfig(), rng),
-            keys=RefreshingCache("api_keys", tenants.tenant_for_key_hash, KEY_CACHE_TTL_S, on_refresh_error=on_error),
+            keys=RefreshingCache("api_keys", tenants.tenant_for_key_hash, KEY_CACHE_TTL_S, max_age_s=KEY_MAX_AGE_S,
+                                 on_refresh_error=on_error),
             slots=RefreshingCache("slots", lambda key: catalog.load_slot(*key), settings.config_refresh_s,
-                                  on_refresh_error=on_error),
+                                  max_age_s=max(CONFIG_MAX_AGE_S, settings.config_refresh_s), on_refresh_error=on_error),
             snapshots=RefreshingCache("posteriors", load_snapshot, settings.posterior_refresh_s,
                                       on_refresh_error=on_error),
         )

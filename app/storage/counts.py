@@ -1,17 +1,20 @@
 """Posterior counts (impressions and clicks per segment and creative) and referrer counts.
 
-Counters are fast but not idempotent: a retried increment may count twice. So increments are
-only ever retried when the driver proves they were not applied, and clicks reach this module only
-after their decision was claimed exactly once (see ``EventStore.claim_click``).
+Counters are fast but not idempotent: a retried increment may count twice. So the service writes
+them as ``MarkedBatch``es: the increments of one slot together with one increment of the batch's
+own row in ``count_marks`` (same partition key, so one mutation: applied together or not at all).
+When a write's outcome is unknown, ``settle`` reads the mark and applies the batch once more
+(mark 0) or takes back the extra (mark 2 or more), so every batch ends up counted exactly once.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from cassandra.query import BatchStatement, BatchType
 
-from app.storage.db import Database
+from app.storage.db import NO_RETRY, Database
 from app.storage.stream_totals import StreamTotalsStore
 from bandit import ArmCounts
 
@@ -24,6 +27,12 @@ UPDATE_REFERRER = (
     "UPDATE referrer_counts SET impressions = impressions + ?, clicks = clicks + ? "
     "WHERE tenant = ? AND platform = ? AND slot_id = ? AND referrer = ? AND creative_id = ?"
 )
+
+UPDATE_MARK = (
+    "UPDATE count_marks SET applied = applied + ? WHERE tenant = ? AND platform = ? AND slot_id = ? AND mark = ?"
+)
+SELECT_MARK = "SELECT applied FROM count_marks WHERE tenant = ? AND platform = ? AND slot_id = ? AND mark = ?"
+DELETE_MARK = "DELETE FROM count_marks WHERE tenant = ? AND platform = ? AND slot_id = ? AND mark = ?"
 
 
 @dataclass(frozen=True)
@@ -44,9 +53,66 @@ class CountDelta:
         return (self.tenant, self.platform, self.slot_id, self.segment, self.creative_id, self.referrer)
 
 
+@dataclass(frozen=True)
+class MarkedBatch:
+    """The increments of one slot (one partition) and the mark that counts how often they landed."""
+
+    tenant: str
+    platform: str
+    slot_id: str
+    mark: str
+    deltas: Tuple[CountDelta, ...]
+
+    @property
+    def rows(self) -> int:
+        return len(self.deltas)
+
+    @property
+    def mark_key(self) -> tuple:
+        return (self.tenant, self.platform, self.slot_id, self.mark)
+
+
 class CountsStore:
     def __init__(self, db: Database):
         self.db = db
+
+    def marked_batches(self, deltas: Iterable[CountDelta], prefix: str = "imp",
+                       max_rows: int = BATCH_ROWS) -> List[MarkedBatch]:
+        """The deltas as marked batches of at most ``max_rows`` rows, one slot each, with new marks."""
+        by_slot: Dict[tuple, List[CountDelta]] = {}
+        for delta in deltas:
+            by_slot.setdefault((delta.tenant, delta.platform, delta.slot_id), []).append(delta)
+        return [MarkedBatch(*slot, f"{prefix}:{uuid.uuid4().hex}", tuple(group[start : start + max_rows]))
+                for slot, group in by_slot.items() for start in range(0, len(group), max_rows)]
+
+    def statement(self, batch: MarkedBatch, times: int = 1) -> BatchStatement:
+        """One counter batch adding ``times`` x the increments and ``times`` to the mark."""
+        statement = BatchStatement(batch_type=BatchType.COUNTER, retry_policy=NO_RETRY)
+        for delta in batch.deltas:
+            statement.add(self._bind(delta, times))
+        statement.add(self.db.prepare(UPDATE_MARK).bind((times,) + batch.mark_key))
+        return statement
+
+    def applied(self, batch: MarkedBatch) -> int:
+        """How many times the batch has landed (0 when never, or when its mark was deleted)."""
+        row = self.db.execute(SELECT_MARK, batch.mark_key).one()
+        return int(row["applied"] or 0) if row else 0
+
+    def settle(self, batch: MarkedBatch) -> int:
+        """Make the batch counted exactly once: apply it when it never landed, take back extra
+        landings. Returns how many times it had landed. Call it only when no earlier write of the
+        batch can still be in flight."""
+        landed = self.applied(batch)
+        if landed != 1:
+            self.db.run(self.statement(batch, 1 - landed))
+        return landed
+
+    def forget(self, batch: MarkedBatch) -> None:
+        """Delete the mark of a settled batch."""
+        self.db.execute(DELETE_MARK, batch.mark_key)
+
+    def forget_async(self, batch: MarkedBatch):
+        return self.db.execute_async(DELETE_MARK, batch.mark_key)
 
     def read_slot(self, tenant: str, platform: str, slot_id: str) -> Dict[str, Dict[str, ArmCounts]]:
         """All counts of one slot: {segment: {creative_id: ArmCounts}} (one partition read)."""
@@ -108,14 +174,13 @@ class CountsStore:
             batch.add(self._bind(delta))
         self.db.run(batch)
 
-    def _bind(self, delta: CountDelta):
+    def _bind(self, delta: CountDelta, times: int = 1):
         if delta.referrer is None:
             statement, last_key = self.db.prepare(UPDATE_ARM), delta.segment
         else:
             statement, last_key = self.db.prepare(UPDATE_REFERRER), delta.referrer
-        return statement.bind(
-            (delta.impressions, delta.clicks, delta.tenant, delta.platform, delta.slot_id, last_key, delta.creative_id)
-        )
+        return statement.bind((delta.impressions * times, delta.clicks * times, delta.tenant, delta.platform,
+                               delta.slot_id, last_key, delta.creative_id))
 
 
 def _plus_stream(counts: Dict[str, Dict[str, ArmCounts]], stream: Dict[Tuple[str, str], ArmCounts]):

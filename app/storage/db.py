@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from cassandra import (ConsistencyLevel, DriverException, InvalidRequest, OperationTimedOut, RequestExecutionException,
-                       Unavailable, WriteTimeout)
+                       Unavailable, WriteFailure, WriteTimeout)
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.policies import RoundRobinPolicy
+from cassandra.connection import ConnectionException
+from cassandra.policies import ExponentialReconnectionPolicy, FallthroughRetryPolicy, RoundRobinPolicy
 from cassandra.query import PreparedStatement, dict_factory
 
 from app.errors import StorageUnavailable
@@ -28,17 +29,46 @@ log = logging.getLogger(__name__)
 DRIVER_ERRORS = (NoHostAvailable, RequestExecutionException, DriverException)
 # A write that provably did not happen (safe to retry or to undo what went before it).
 NOT_APPLIED = (Unavailable, NoHostAvailable, StorageUnavailable)
-# A write whose outcome is unknown: it may or may not have been applied.
-AMBIGUOUS = (WriteTimeout, OperationTimedOut)
+# A write whose outcome is unknown: it may or may not have been applied (a timeout, a coordinator
+# that failed or whose connection dropped after the request was sent).
+AMBIGUOUS = (WriteTimeout, WriteFailure, OperationTimedOut, ConnectionException)
+# For writes that are not idempotent (counters): the driver's default policy sends a request whose
+# connection dropped to the next host, which may apply it a second time. These are never resent by
+# the driver; the caller settles them (see app/storage/counts.py).
+NO_RETRY = FallthroughRetryPolicy()
 # Why a connection attempt failed: no host answered, or the keyspace is unknown.
 CONNECT_ERRORS = (NoHostAvailable, InvalidRequest)
 UNREACHABLE = NoHostAvailable
 
-RECONNECT_BACKOFF_S = 2.0
+RECONNECT_BACKOFF_S = 1.0
 REQUEST_TIMEOUT_S = 5.0
+# The driver tries a lost node again after 0.2 s, doubling up to 1 s: a node that answers again is
+# used within about a second (the driver's default grows to 10 minutes).
+RECONNECT_BASE_S, RECONNECT_MAX_S = 0.2, 1.0
 
 
-def make_cluster(settings: Settings, connect_timeout: float = 5.0) -> Cluster:
+def connect_cluster(settings: Settings, keyspace: Optional[str] = None,
+                    connect_timeout: float = 5.0) -> Tuple[Cluster, Session]:
+    """A connected ``Cluster`` and ``Session``. With no protocol version set, the driver negotiates;
+    Cassandra 2.1 (the embedded server, also as a local cluster) refuses the opening offer, and the
+    connection is made again at protocol v3."""
+    cluster = make_cluster(settings, connect_timeout)
+    try:
+        return cluster, cluster.connect(keyspace)
+    except NoHostAvailable as error:
+        cluster.shutdown()
+        if settings.effective_protocol_version is not None or "protocol version" not in str(error).lower():
+            raise
+    log.info("cassandra speaks an older protocol: connecting with protocol v3")
+    cluster = make_cluster(settings, connect_timeout, protocol_version=3)
+    try:
+        return cluster, cluster.connect(keyspace)
+    except Exception:
+        cluster.shutdown()
+        raise
+
+
+def make_cluster(settings: Settings, connect_timeout: float = 5.0, protocol_version: Optional[int] = None) -> Cluster:
     """A driver ``Cluster`` for the configured contact points (no keyspace, no connection yet)."""
     profile = ExecutionProfile(
         load_balancing_policy=RoundRobinPolicy(),
@@ -48,14 +78,16 @@ def make_cluster(settings: Settings, connect_timeout: float = 5.0) -> Cluster:
         row_factory=dict_factory,
     )
     kwargs = {}
-    if settings.effective_protocol_version is not None:
-        kwargs["protocol_version"] = settings.effective_protocol_version
+    protocol_version = protocol_version or settings.effective_protocol_version
+    if protocol_version is not None:
+        kwargs["protocol_version"] = protocol_version
     if settings.username:
         kwargs["auth_provider"] = PlainTextAuthProvider(settings.username, settings.password)
     return Cluster(
         list(settings.contact_points),
         port=settings.cassandra_port,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        reconnection_policy=ExponentialReconnectionPolicy(RECONNECT_BASE_S, RECONNECT_MAX_S),
         connect_timeout=connect_timeout,
         control_connection_timeout=connect_timeout,
         **kwargs,
@@ -85,12 +117,7 @@ class Database:
 
     def connect(self) -> None:
         """Connect now; raises the driver's own error (the CLI explains it to the operator)."""
-        cluster = make_cluster(self.settings)
-        try:
-            self._session = cluster.connect(self.settings.keyspace)
-        except Exception:
-            cluster.shutdown()
-            raise
+        cluster, self._session = connect_cluster(self.settings, self.settings.keyspace)
         self._cluster = cluster
         log.info("connected to cassandra", extra={"hosts": list(self.settings.contact_points)})
 
@@ -156,6 +183,20 @@ def cql_answers(host: str, port: int, protocol_version: Optional[int]) -> bool:
         return session.execute("SELECT release_version FROM system.local").one() is not None
     except Exception:
         return False
+    finally:
+        cluster.shutdown()
+
+
+def ring_size(host: str, port: int, protocol_version: Optional[int]) -> int:
+    """How many nodes the node at host:port knows in its ring (itself and system.peers); 0 if it does not answer."""
+    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=5)
+    cluster = Cluster([host], port=port, protocol_version=protocol_version, connect_timeout=3,
+                      control_connection_timeout=3, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    try:
+        session = cluster.connect()
+        return 1 + len(list(session.execute("SELECT peer FROM system.peers")))
+    except Exception:
+        return 0
     finally:
         cluster.shutdown()
 

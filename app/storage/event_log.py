@@ -7,17 +7,21 @@ sees one list of events per partition whichever way they were written.
 """
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
-from app.storage.db import Database
 from app.storage import event_blocks
+from app.storage.db import Database
+
+log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = ("tenant", "platform", "slot_id", "hour", "event_time", "event_id", "kind", "decision_id",
                  "creative_id", "segment")
@@ -85,6 +89,19 @@ INSERT_BLOCK = (
 BLOCKS_PAGE = 100  # blocks per page of a partition read
 READ_CONCURRENCY = 16  # queries in flight at once (two per partition: rows and blocks)
 READ_CHUNK = 48  # partitions per round trip of read_partitions (progress is reported between chunks)
+
+
+# The lease of a released claim: long past, so that any retry may take the claim over.
+LEASE_RELEASED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class Claim(NamedTuple):
+    """A click's claim: 'pending' (claimed, being counted) or 'counted'; ``claimed_at`` is its lease,
+    ``clicked_at`` the time of its first claim."""
+
+    state: str
+    claimed_at: datetime
+    clicked_at: datetime
 
 
 class EventStore:
@@ -177,13 +194,47 @@ class EventStore:
                 progress(first + len(chunk), len(partitions))
 
     def claim_click(self, tenant: str, decision: str, ttl_s: int, now: datetime) -> bool:
-        """Claim a decision's click. True for exactly one caller, however many race (Paxos)."""
+        """Claim a decision's click. True for exactly one caller, however many race (Paxos).
+        ``claimed_at`` is the claim's lease: see ``take_over``."""
         row = self.db.execute(
-            "INSERT INTO click_claims (tenant, decision, state, claimed_at) VALUES (?, ?, 'pending', ?) "
+            "INSERT INTO click_claims (tenant, decision, state, claimed_at, clicked_at) VALUES (?, ?, 'pending', ?, ?) "
             "IF NOT EXISTS USING TTL ?",
-            (tenant, decision, now, ttl_s),
+            (tenant, decision, now, now, ttl_s),
         ).one()
         return bool(row["[applied]"])
+
+    def claim(self, tenant: str, decision: str) -> Optional[Claim]:
+        """The claim of a decision's click as the last Paxos round left it, or None."""
+        row = self.db.execute(
+            "SELECT state, claimed_at, clicked_at FROM click_claims WHERE tenant = ? AND decision = ?",
+            (tenant, decision),
+            consistency=ConsistencyLevel.SERIAL,
+        ).one()
+        if row is None:
+            return None
+        return Claim(row["state"], row["claimed_at"], row["clicked_at"] or row["claimed_at"])
+
+    def take_over(self, tenant: str, decision: str, claimed_at: datetime, now: datetime, ttl_s: int) -> bool:
+        """Become the owner of an unfinished claim whose lease (``claimed_at``) is the one read;
+        True for exactly one of several callers."""
+        row = self.db.execute(
+            "UPDATE click_claims USING TTL ? SET claimed_at = ? WHERE tenant = ? AND decision = ? "
+            "IF state = 'pending' AND claimed_at = ?",
+            (ttl_s, now, tenant, decision, claimed_at),
+        ).one()
+        if not row["[applied]"]:
+            log.info("click take-over refused", extra={"decision": decision, "expected": str(claimed_at),
+                                                       "found": str(row.get("claimed_at")), "state": row.get("state")})
+        return bool(row["[applied]"])
+
+    def release_lease(self, tenant: str, decision: str, claimed_at: datetime, ttl_s: int) -> None:
+        """Give up a claim's lease at once (its owner failed and has nothing in flight), so that the
+        click's next retry takes it over without waiting for the lease to run out."""
+        self.db.execute(
+            "UPDATE click_claims USING TTL ? SET claimed_at = ? WHERE tenant = ? AND decision = ? "
+            "IF state = 'pending' AND claimed_at = ?",
+            (ttl_s, LEASE_RELEASED, tenant, decision, claimed_at),
+        )
 
     def mark_counted(self, tenant: str, decision: str, ttl_s: int) -> None:
         self.db.execute(
@@ -191,20 +242,9 @@ class EventStore:
             (ttl_s, tenant, decision),
         )
 
-    def release_claim(self, tenant: str, decision: str) -> None:
-        """Undo a claim whose click was provably not counted, so that the client's retry counts it."""
-        self.db.execute(
-            "DELETE FROM click_claims WHERE tenant = ? AND decision = ? IF EXISTS",
-            (tenant, decision),
-        )
-
     def claim_state(self, tenant: str, decision: str) -> Optional[str]:
-        row = self.db.execute(
-            "SELECT state FROM click_claims WHERE tenant = ? AND decision = ?",
-            (tenant, decision),
-            consistency=ConsistencyLevel.SERIAL,
-        ).one()
-        return row["state"] if row else None
+        claim = self.claim(tenant, decision)
+        return claim.state if claim else None
 
 
 def _partition_events(key: Partition, rows, blocks, start: datetime, end: datetime) -> List[dict]:

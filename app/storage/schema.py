@@ -13,7 +13,7 @@ from typing import Callable, Iterator, List
 
 from cassandra.cluster import Session
 
-from app.storage.db import make_cluster
+from app.storage.db import connect_cluster
 from app.settings import REPO_ROOT, Settings
 
 # A checkout (or editable install) has cql/ beside the packages; an installed copy (the Docker
@@ -97,9 +97,8 @@ def _adds_existing_column(session: Session, keyspace: str, statement: str) -> bo
 
 def apply_schema(settings: Settings, log: Callable[[str], None] = print) -> None:
     """Create the keyspace and every table; safe to run again at any time."""
-    cluster = make_cluster(settings, connect_timeout=10)
+    cluster, session = connect_cluster(settings, connect_timeout=10)
     try:
-        session = cluster.connect()
         files = schema_files()
         for index, path in enumerate(files):
             if index == 1:

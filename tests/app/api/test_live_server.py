@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.app.live_server import LiveServer
+from benchmarks.live_server import LiveServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

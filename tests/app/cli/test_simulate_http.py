@@ -30,7 +30,7 @@ import pytest
 
 from app.cli.http_simulation import run_http_simulation
 from bandit.sim import demo_world
-from tests.app.live_server import LiveServer
+from benchmarks.live_server import LiveServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

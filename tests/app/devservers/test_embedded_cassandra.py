@@ -199,7 +199,7 @@ def test_start_status_restart_and_stop_a_real_server(cassandra):
     pid = cassandra.start(log=lambda message: None)
     print(f"Cassandra answered CQL after {time.monotonic() - started_at:.1f} s")
 
-    assert cassandra.status() == {"running": True, "pid": pid, "port": cassandra.port,
+    assert cassandra.status() == {"running": True, "pid": pid, "host": "127.0.0.1", "port": cassandra.port,
                                   "cql_ready": True, "data_dir": str(cassandra.data_dir)}
     assert cassandra.start(log=lambda message: None) == pid
 

@@ -66,3 +66,29 @@ def test_help_teaches(cli_env):
     assert "exactly once" in run("worker", "--help", env=cli_env).stdout
     assert "--metrics-port" in run("worker", "--help", env=cli_env).stdout
     assert "19092" in run("kafka", "--help", env=cli_env).stdout
+
+
+def test_start_without_the_kafka_extra_is_one_line_and_starts_nothing(cli_env):
+    # kafka-python hidden from the command (sys.modules[...] = None makes the import fail), as on an
+    # install without the kafka extra.
+    port = str(free_port())
+    code = ("import sys; sys.modules['kafka'] = None; sys.argv = ['slotbandit'] + sys.argv[1:]; "
+            "from app.cli import main; main()")
+    for args in (["kafka", "start", "--port", port], ["worker"]):
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                                env=dict(cli_env, KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{port}"), timeout=60)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr == "slotbandit: the Kafka commands need the kafka extra: pip install 'slotbandit[kafka]'\n"
+    assert not any(port in " ".join(_command_line(pid)) for pid in _pids() if "tansu" in " ".join(_command_line(pid)))
+    assert run("kafka", "status", "--port", port, env=cli_env).returncode == 1
+
+
+def _pids():
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _command_line(pid: int) -> list:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []

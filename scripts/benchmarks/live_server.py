@@ -6,7 +6,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Optional
 
 import requests
@@ -28,6 +30,8 @@ def service_env(settings: Settings) -> dict:
         "SLOTBANDIT_SECRET": settings.require_secret().decode(),
         "SLOTBANDIT_POSTERIOR_REFRESH_S": str(settings.posterior_refresh_s),
         "SLOTBANDIT_CONFIG_REFRESH_S": str(settings.config_refresh_s),
+        "SLOTBANDIT_WRITE_INTERVAL_S": str(settings.write_interval_s),
+        "CASSANDRA_REPLICATION": settings.replication,
     })
     if settings.cassandra_hosts:
         env["CASSANDRA_HOSTS"] = ",".join(settings.cassandra_hosts)
@@ -37,21 +41,27 @@ def service_env(settings: Settings) -> dict:
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, workers: int = 2):
-        self.settings, self.workers = settings, workers
+    def __init__(self, settings: Settings, workers: int = 2, extra_env: Optional[dict] = None):
+        self.settings, self.workers, self.extra_env = settings, workers, extra_env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: Optional[subprocess.Popen] = None
+        # The server's log goes to a file: a pipe nobody reads would block it once full.
+        self.log_file = Path(tempfile.mkstemp(prefix="slotbandit-serve-", suffix=".log")[1])
+
+    def log_tail(self, chars: int = 2000) -> str:
+        return self.log_file.read_text(errors="replace")[-chars:]
 
     def start(self, timeout_s: float = 60) -> "LiveServer":
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=service_env(self.settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
+        with open(self.log_file, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env={**service_env(self.settings), **self.extra_env}, stdout=subprocess.DEVNULL, stderr=log,
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stderr.read()[-2000:]}")
+                raise RuntimeError(f"server exited: {self.log_tail()}")
             try:
                 if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return self
