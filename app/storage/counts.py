@@ -98,13 +98,13 @@ class CountsStore:
         row = self.db.execute(SELECT_MARK, batch.mark_key).one()
         return int(row["applied"] or 0) if row else 0
 
-    def settle(self, batch: MarkedBatch) -> int:
+    def settle(self, batch: MarkedBatch, timeout: Optional[float] = None) -> int:
         """Make the batch counted exactly once: apply it when it never landed, take back extra
         landings. Returns how many times it had landed. Call it only when no earlier write of the
         batch can still be in flight."""
         landed = self.applied(batch)
         if landed != 1:
-            self.db.run(self.statement(batch, 1 - landed))
+            self.db.run(self.statement(batch, 1 - landed), timeout=timeout)
         return landed
 
     def forget(self, batch: MarkedBatch) -> None:

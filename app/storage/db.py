@@ -149,9 +149,9 @@ class Database:
     def execute_async(self, cql: str, params=()):
         return self.session.execute_async(self.prepare(cql).bind(params))
 
-    def run(self, statement):
-        """Execute a ready statement (a batch of bound statements)."""
-        return self.session.execute(statement)
+    def run(self, statement, timeout: Optional[float] = None):
+        """Execute a ready statement (a batch of bound statements), by default within REQUEST_TIMEOUT_S."""
+        return self.session.execute(statement, timeout=timeout or REQUEST_TIMEOUT_S)
 
     def run_async(self, statement):
         """Start a ready statement; the driver's future."""
