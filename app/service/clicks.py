@@ -81,8 +81,9 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
             attribution.record_click(rt, token, decision_id, revenue_customer, slot, now)
         event = _click_event(token, decision_id, now, customer_id)
         if rt.publisher is not None:  # Kafka mode: a stream worker writes the event and the counts
-            if not rt.publisher.publish_click(event, token.segments):
-                raise StorageUnavailable("the event queue is full, retry later", "queue_full")
+            if not rt.publisher.publish_click(event, token.segments):  # waits until on the broker or spooled
+                raise StorageUnavailable("the click could not be published or spooled, retry later",
+                                         "stream_unavailable")
         else:
             _insert_idempotent(rt, event)
             _count_once(rt, token, fresh, deadline=time.monotonic() + ATTEMPT_S)

@@ -4,7 +4,9 @@
 ``KAFKA_BOOTSTRAP_SERVERS`` is set; it has the same ``submit``/``flush``/``close`` verbs, and
 ``publish_click`` for clicks (whose exactly-once claim stays in the service).
 
-The request path only puts the event on a bounded in-memory queue and returns. One sender thread
+The request path puts an impression on a bounded in-memory queue and returns. A click waits until
+it is durable: acknowledged by the broker, or written to the spool (and synced to disk) when the
+broker is down; only then does ``POST /click`` answer 202. One sender thread
 per process collects what arrives within ``LINGER_S``, packs each slot's events into one message
 (app/stream/messages.py, ``pack``), and sends to the broker keyed by slot, one request in flight,
 so one slot's events keep their order. When a send fails (broker down, topics lost), that batch and
@@ -45,6 +47,15 @@ LINGER_S = 0.02  # how long the sender collects events before packing them
 PER_MESSAGE = 100  # events per message at most
 RETRY_S = 1.0
 FLUSH_TIMEOUT_S = 8.0
+CLICK_DURABLE_TIMEOUT_S = FLUSH_TIMEOUT_S + 2.0  # a click not durable by then is answered 503 (and resent)
+
+
+class _Ack:
+    """A click waiting until the sender made it durable (``ok``) or could not."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
 
 
 class KafkaPublisher:
@@ -71,6 +82,7 @@ class KafkaPublisher:
         self._connected = False
         self._down = False  # the last send failed
         self._next_try = 0.0
+        self._acks: dict = {}  # id(StreamEvent) -> _Ack of the clicks waiting to be durable
 
     # --- request path -------------------------------------------------------------------------
 
@@ -78,8 +90,22 @@ class KafkaPublisher:
         """Publish an impression (same verb as ``ImpressionWriter.submit``)."""
         return self.publish(StreamEvent(impression.event(), impression.token.segments))
 
-    def publish_click(self, event: Event, segments: Sequence[str]) -> bool:
-        return self.publish(StreamEvent(event, tuple(segments)))
+    def publish_click(self, event: Event, segments: Sequence[str],
+                      timeout_s: float = CLICK_DURABLE_TIMEOUT_S) -> bool:
+        """Publish a click and wait until it is on the broker or in the spool on disk; False when
+        it could not be made durable in time (the caller answers 503 and the client sends it again:
+        a click published twice is applied once, by its event id)."""
+        item, ack = StreamEvent(event, tuple(segments)), _Ack()
+        with self._done:
+            self._acks[id(item)] = ack
+        if not self.publish(item):
+            with self._done:
+                self._acks.pop(id(item), None)
+            return False
+        durable = ack.done.wait(timeout_s) and ack.ok
+        with self._done:
+            self._acks.pop(id(item), None)
+        return durable
 
     def publish(self, item: StreamEvent) -> bool:
         """Queue one event; False (counted) only when the queue is full."""
@@ -129,14 +155,20 @@ class KafkaPublisher:
     def _run(self) -> None:
         while not self._stopping.is_set() or not self._queue.empty():
             items = self._take()
+            durable = False
             try:
-                self._handle(items)
+                durable = self._handle(items)
             except Exception:  # never let the sender die
                 log.exception("kafka publisher failed a batch")
             finally:
                 if items:
                     with self._done:
                         self._outstanding -= len(items)
+                        for item in items:
+                            ack = self._acks.get(id(item))
+                            if ack is not None:
+                                ack.ok = durable
+                                ack.done.set()
                         self._done.notify_all()
 
     def _take(self) -> List[StreamEvent]:
@@ -145,7 +177,8 @@ class KafkaPublisher:
             items = [self._queue.get(timeout=0.1)]
         except queue.Empty:
             return []
-        until = time.monotonic() + LINGER_S
+        # A click waits for its answer until it is durable: send what is there now, without lingering.
+        until = time.monotonic() + (0.0 if self._acks else LINGER_S)
         while len(items) < BATCH:
             left = until - time.monotonic()
             try:
@@ -154,16 +187,19 @@ class KafkaPublisher:
                 break
         return items
 
-    def _handle(self, items: List[StreamEvent]) -> None:
+    def _handle(self, items: List[StreamEvent]) -> bool:
+        """Send the items, or spool them; True when all of them are on the broker or in the spool."""
         spool = self._spool
         if spool.depth and time.monotonic() >= self._next_try:
             self._drain_spool()
         if not items:
-            return
+            return True
         messages = self._pack(items)
         if spool.depth == 0 and (self._connected or time.monotonic() >= self._next_try) and self._send(messages):
-            return
-        self._to_spool(messages)
+            return True
+        with self._done:
+            clicks_wait = any(id(item) in self._acks for item in items)
+        return self._to_spool(messages, sync=clicks_wait)
 
     def _pack(self, items: List[StreamEvent]) -> List[Message]:
         """One message per topic and slot (at most ``PER_MESSAGE`` events each), order kept."""
@@ -185,13 +221,15 @@ class KafkaPublisher:
             if spool.depth:
                 log.debug("drained a spool chunk", extra={"left": spool.depth})
 
-    def _to_spool(self, items: List[Message]) -> None:
-        refused = self._spool.append(items)
+    def _to_spool(self, items: List[Message], sync: bool = False) -> bool:
+        """Spool the messages (synced to disk when a click waits on them); False when some were refused."""
+        refused = self._spool.append(items, sync=sync)
         if refused:
             events = sum(_events_in(value) for _, _, value in items[len(items) - refused :])
             DROPPED.labels("spool_full").inc(events)
             log.error("spool full: %d events dropped", events)
         SPOOLED.set(self._spool.depth)
+        return not refused
 
     def _send(self, items: List[Message]) -> bool:
         """Send and wait for acknowledgement; False (broker marked down) if any message failed."""

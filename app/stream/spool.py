@@ -39,9 +39,10 @@ class Spool:
         self.depth = sum(weigh(_decode(line)) for line in self._lines_from(self._read_at))
         self._adopt_orphans()
 
-    def append(self, messages: Iterable[Message]) -> int:
+    def append(self, messages: Iterable[Message], sync: bool = False) -> int:
         """Append what fits; returns how many messages were refused because the spool is full
-        (once one is refused, all later ones are, so that order is kept)."""
+        (once one is refused, all later ones are, so that order is kept). ``sync`` waits until the
+        lines are on disk (fsync), not only handed to the operating system."""
         lines, refused, added = [], 0, 0
         for message in messages:
             weight = self.weigh(message)
@@ -54,6 +55,8 @@ class Spool:
             self._file.seek(0, os.SEEK_END)
             self._file.write(b"".join(lines))
             self._file.flush()
+            if sync:
+                os.fsync(self._file.fileno())
             self.depth += added
         return refused
 

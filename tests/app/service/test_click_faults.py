@@ -125,12 +125,12 @@ def _fail_counter_writes(runtime, monkeypatch, error, apply_first: bool):
     """Counter batches raise ``error`` (after landing when ``apply_first``); other statements run."""
     real_run = runtime.db.run
 
-    def run(statement):
+    def run(statement, timeout=None):
         if getattr(statement, "batch_type", None) == BatchType.COUNTER:
             if apply_first:
-                real_run(statement)
+                real_run(statement, timeout=timeout)
             raise error
-        return real_run(statement)
+        return real_run(statement, timeout=timeout)
 
     monkeypatch.setattr(runtime.db, "run", run)
 
@@ -145,3 +145,33 @@ def _until_acknowledged(client, tenant, decision_id, attempts: int = 40):
         assert answer.status_code == 503, answer.get_json()
         time.sleep(0.1)
     raise AssertionError(f"click not acknowledged after {attempts} attempts: {answer.get_json()}")
+
+
+def test_an_attempt_past_its_time_writes_no_counters_and_releases_its_lease(client, tenant, runtime, monkeypatch):
+    tenant.add_slot("home", creatives=["a"])
+    chosen = decision(client, tenant)
+    monkeypatch.setattr(clicks, "ATTEMPT_S", -1.0)  # the claim and the event took longer than an attempt may
+    late = click(client, tenant, chosen["decision_id"])
+    assert late.status_code == 503 and late.get_json()["error"]["code"] == "storage_timeout"
+    assert global_clicks(runtime, tenant) == {}
+    monkeypatch.undo()
+    assert click(client, tenant, chosen["decision_id"]).status_code == 202  # the lease was released
+    assert global_clicks(runtime, tenant) == {"a": 1}
+
+
+class RefusingPublisher:
+    """A Kafka publisher that cannot make a click durable (broker down and spool full)."""
+
+    def publish_click(self, event, segments):
+        return False
+
+
+def test_a_click_the_stream_cannot_take_answers_503_and_its_retry_counts_once(client, tenant, runtime, monkeypatch):
+    tenant.add_slot("home", creatives=["a"])
+    chosen = decision(client, tenant)
+    monkeypatch.setattr(runtime, "publisher", RefusingPublisher())
+    refused = click(client, tenant, chosen["decision_id"])
+    assert refused.status_code == 503 and refused.get_json()["error"]["code"] == "stream_unavailable"
+    monkeypatch.undo()
+    assert click(client, tenant, chosen["decision_id"]).status_code == 202
+    assert global_clicks(runtime, tenant) == {"a": 1}
