@@ -98,6 +98,26 @@ def runtime(settings: Settings):
     rt.close()
 
 
+@pytest.fixture(autouse=True)
+def seeded_policies(request):
+    """Each test that uses the session's runtime decides with policies of its own, drawing from a
+    generator seeded by the test's name: its draws do not depend on which tests ran before it."""
+    if "runtime" not in request.fixturenames:
+        yield
+        return
+    import zlib
+
+    import numpy as np
+
+    from bandit import ThompsonConfig, ThompsonPolicy
+    from bandit.policies.revenue import RevenueConfig, RevenuePolicy
+
+    rt = request.getfixturevalue("runtime")
+    rng = np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+    rt.policy, rt.revenue_policy = ThompsonPolicy(ThompsonConfig(), rng), RevenuePolicy(RevenueConfig(), rng)
+    yield
+
+
 @pytest.fixture(scope="session")
 def app(settings: Settings, runtime):
     from app.api.factory import create_app

@@ -103,6 +103,11 @@ class ImpressionWriter:
         metrics.WRITE_QUEUE.inc()
         return True
 
+    @property
+    def unsettled(self) -> int:
+        """Counter writes of unknown outcome not settled yet (see ``_settle_doubtful``)."""
+        return len(self._doubtful)
+
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued so far is written; True when it was in time."""
         self._wake.set()

@@ -157,10 +157,29 @@ def test_duplicate_event_ids_count_once(cli, db, tenant, tmp_path):
     assert (glob["alpha"], glob["beta"]) == pytest.approx((1 + 1, 1 + 2))
 
 
-def test_a_new_creative_gets_a_weak_prior_from_the_cold_start_model(cli, db, tenant, world, history_file):
-    sale = next(c for c in world.creatives if "sale" in world.tags[c])
-    add_world_slot(tenant, world, extra={"fresh": world.tags[sale]})
-    result = cli("seed-priors", "--history", history_file, "--tenant", tenant.name, "--platform", "web",
+@pytest.fixture(scope="module")
+def spread_world():
+    """A world whose creatives' tags set their rates well apart: seed 4 gives c1 (sale, video) a
+    slot-wide rate of about 0.095 against a mean of 0.060 over the four creatives."""
+    return make_world(4, n_cities=4, n_creatives=4, slot_id="home")
+
+
+@pytest.fixture(scope="module")
+def spread_history(spread_world, tmp_path_factory):
+    path = tmp_path_factory.mktemp("spread") / "history.parquet"
+    write_history(path, aggregated_chunks(spread_world, 400, SEED), "parquet")
+    return path
+
+
+def test_a_new_creative_gets_a_weak_prior_from_the_cold_start_model(cli, db, tenant, spread_world, spread_history):
+    world = spread_world
+    # The twin of the new creative: the existing one whose tags move its rate furthest from the others'.
+    mean_rates = {c: sum(world.rates[(city, c)] for city in world.cities) / len(world.cities)
+                  for c in world.creatives}
+    slot_mean = sum(mean_rates.values()) / len(mean_rates)
+    twin_id = max(world.creatives, key=lambda c: abs(mean_rates[c] - slot_mean))
+    add_world_slot(tenant, world, extra={"fresh": world.tags[twin_id]})
+    result = cli("seed-priors", "--history", spread_history, "--tenant", tenant.name, "--platform", "web",
                  "--slot", "home", "--min-impressions", "1000")
     assert result.exit_code == 0, result.output
     priors = priors_of(db, tenant)
@@ -169,8 +188,16 @@ def test_a_new_creative_gets_a_weak_prior_from_the_cold_start_model(cli, db, ten
     assert fresh["alpha"] + fresh["beta"] == pytest.approx(5.0)
     # Same tags as an existing creative: the model, which sees only city and tags, predicts that
     # creative's slot-wide rate; the logistic fit on ~200,000 impressions is within 0.01 of it.
-    known = priors[("global", sale)]
-    assert fresh["alpha"] / 5.0 == pytest.approx(known["alpha"] / (known["alpha"] + known["beta"]), abs=0.01)
+    known = priors[("global", twin_id)]
+    predicted, twin = fresh["alpha"] / 5.0, known["alpha"] / (known["alpha"] + known["beta"])
+    assert predicted == pytest.approx(twin, abs=0.01)
+    # A model that ignored the tags would predict the slot-wide rate instead: in this world it lies
+    # more than twice the fit's accuracy away from the twin's, and the prediction must be far nearer the twin.
+    seeded = [p["alpha"] / (p["alpha"] + p["beta"]) for (segment, creative), p in priors.items()
+              if segment == "global" and creative != "fresh"]
+    slot_wide = sum(seeded) / len(seeded)
+    assert abs(twin - slot_wide) > 0.02
+    assert abs(predicted - twin) < abs(predicted - slot_wide) / 2
     assert ("city:" + world.cities[0], "fresh") in priors
 
 

@@ -24,9 +24,9 @@ class RecordingWriter(ImpressionWriter):
 
 
 def test_a_steady_stream_of_impressions_is_written_once_per_interval():
-    # 1.6 s of impressions, 0.4 s interval: 4 flushes, plus the one of close() at most (2 allows for
-    # a busy machine that delays the thread). Draining until the queue is empty would write once per
-    # 20 ms round trip instead: about 80 writes.
+    # 1.6 s of impressions, 0.4 s interval: about 4 flushes, plus the one of close(); a busy machine
+    # delays the thread and makes fewer (at least the one of close). Draining until the queue is
+    # empty would write once per 20 ms round trip instead: about 80 writes, far above 10.
     writer = RecordingWriter(flush_interval_s=0.4)
     submitted = []
     deadline = time.monotonic() + 1.6
@@ -37,7 +37,7 @@ def test_a_steady_stream_of_impressions_is_written_once_per_interval():
             time.sleep(0.0005)
     finally:
         writer.close()
-    assert 2 <= len(writer.writes) <= 6
+    assert 1 <= len(writer.writes) <= 10
     assert [event for write in writer.writes for event in write] == submitted  # each once, in order
 
 

@@ -64,10 +64,11 @@ def test_counter_writes_of_unknown_outcome_are_settled_to_exactly_once(client, t
     assert global_impressions(runtime, tenant) == 30 * landings
     monkeypatch.undo()
     monkeypatch.setattr(impression_writer, "SETTLE_S", 0.2)
+    assert runtime.writer.unsettled > 0
     deadline = time.monotonic() + 10
-    while (sample("slotbandit_counter_writes_settled_total", kind="impressions", outcome=outcome) == before
-           and time.monotonic() < deadline):  # the writer settles them in its next rounds
+    while runtime.writer.unsettled and time.monotonic() < deadline:  # the writer settles them in its next rounds
         time.sleep(0.1)
+    assert runtime.writer.unsettled == 0
     assert sample("slotbandit_counter_writes_settled_total", kind="impressions", outcome=outcome) > before
     assert global_impressions(runtime, tenant) == 30
 

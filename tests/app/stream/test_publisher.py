@@ -27,7 +27,10 @@ def test_unreachable_broker_spools_up_to_the_bound_and_counts_the_rest(tmp_path)
     before = dropped("spool_full")
     started = time.monotonic()
     assert all(publisher.publish(item) for item in synthetic_events("acme", "hero", 1500))
-    assert time.monotonic() - started < 1.0  # the request path never waits for the broker
+    # The request path never waits for the broker: 1,500 publishes take milliseconds, one attempt to
+    # reach the unreachable broker takes seconds. 10 s is generous for a busy machine and still far
+    # below 1,500 sequential broker timeouts.
+    assert time.monotonic() - started < 10.0
     assert publisher.flush(30)
     state = publisher.state()
     # Events are spooled in messages of up to PER_MESSAGE events: the spool stops at the first

@@ -103,9 +103,9 @@ def test_sigkill_mid_stream_then_restart_is_exact(stream_settings, tenant, db, s
     wait_until(lambda: applied_events(db, tenant.name, slot) >= 300, 60, "the first worker to apply some events")
     metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
     assert "slotbandit_worker_events_applied_total" in metrics and "slotbandit_worker_consumer_lag" in metrics
+    assert producer.is_alive()  # the stream still flows when the worker dies (not a count reached in time)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
-    assert applied_events(db, tenant.name, slot) < len(items)  # killed mid-stream
     spawn_worker(group="kill")
     producer.join()
     wait_until(lambda: applied_events(db, tenant.name, slot) == len(items), 90, "all 2000 events after the restart")
