@@ -66,6 +66,7 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
 
     now = _now()
     ttl_s = slot.attribution_window_s + CLAIM_GRACE_S
+    attempt_ends = time.monotonic() + ATTEMPT_S  # the lease is taken now or below, not later
     if rt.events.claim_click(tenant, token.nonce, ttl_s, now):
         lease, fresh = now, True
     else:
@@ -86,7 +87,7 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
                                          "stream_unavailable")
         else:
             _insert_idempotent(rt, event)
-            _count_once(rt, token, fresh, deadline=time.monotonic() + ATTEMPT_S)
+            _count_once(rt, token, fresh, deadline=attempt_ends)
     except AMBIGUOUS as error:  # the counters may still land: keep the lease until they can no longer
         metrics.CLICKS_AMBIGUOUS.inc()
         log.warning("click outcome unknown; its retry settles it", extra={"tenant": tenant, "error": one_line(error)})

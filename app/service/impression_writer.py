@@ -85,6 +85,7 @@ class ImpressionWriter:
         self._outstanding = 0  # queued or being written
         self._done = threading.Condition(self._lock)
         self._doubtful: Deque[Tuple[MarkedBatch, float]] = deque()  # counter writes of unknown outcome
+        self._settling = threading.Lock()  # the writer thread and close() never settle one batch twice
 
     def submit(self, impression: Impression) -> bool:
         """Queue one impression; False (and counted as dropped) when the queue is full."""
@@ -240,17 +241,20 @@ class ImpressionWriter:
 
     def _settle_doubtful(self, force: bool = False) -> None:
         """Settle the counter writes of unknown outcome that can no longer be in flight."""
-        now = time.monotonic()
-        while self._doubtful and (force or now - self._doubtful[0][1] >= SETTLE_S):
-            batch, since = self._doubtful[0]
-            try:
-                landed = self._counts.settle(batch)
-            except Exception as error:  # noqa: BLE001 - storage still down: try again next round
-                log.warning("cannot settle a counter write yet", extra={"error": str(error)[:200]})
-                return
-            self._doubtful.popleft()
-            metrics.COUNTER_WRITES_SETTLED.labels("impressions", _outcome(landed)).inc()
-            self._forget(batch)
+        with self._settling:
+            now = time.monotonic()
+            while self._doubtful and (force or now - self._doubtful[0][1] >= SETTLE_S):
+                batch, since = self._doubtful[0]
+                try:
+                    landed = self._counts.settle(batch)
+                except Exception as error:  # noqa: BLE001 - storage still down, or the settling write's own
+                    # outcome unknown: wait SETTLE_S again before reading the mark
+                    self._doubtful[0] = (batch, time.monotonic())
+                    log.warning("cannot settle a counter write yet", extra={"error": str(error)[:200]})
+                    return
+                self._doubtful.popleft()
+                metrics.COUNTER_WRITES_SETTLED.labels("impressions", _outcome(landed)).inc()
+                self._forget(batch)
 
 
 def _outcome(landed: int) -> str:
