@@ -68,3 +68,24 @@ def test_a_key_never_seen_while_storage_is_down_is_an_error():
 def test_the_bound_cannot_be_shorter_than_the_refresh_interval():
     with pytest.raises(ValueError, match="max_age_s must be at least ttl_s"):
         RefreshingCache("t", Source(), ttl_s=2, max_age_s=1)
+
+
+@pytest.mark.integration
+def test_the_service_counts_a_failed_configuration_read_and_keeps_deciding(client, tenant, runtime, monkeypatch):
+    from prometheus_client import REGISTRY
+
+    tenant.add_slot("home", creatives=["a"])
+    headers = tenant.headers
+    assert client.get("/slot/home/creative?platform=web", headers=headers).status_code == 200
+    before = REGISTRY.get_sample_value("slotbandit_cache_refresh_errors_total", {"cache": "slots"}) or 0.0
+
+    def down(*key):
+        raise ConnectionError("storage down")
+
+    from app.service.runtime import CONFIG_MAX_AGE_S
+
+    time.sleep(CONFIG_MAX_AGE_S + 0.3)  # an idle gap past the configuration's bound: the next request reads it
+    monkeypatch.setattr(runtime.catalog, "load_slot", down)
+    answer = client.get("/slot/home/creative?platform=web", headers=headers)
+    assert answer.status_code == 200 and answer.get_json()["creative"]["creative_id"] == "a"  # the last good value
+    assert REGISTRY.get_sample_value("slotbandit_cache_refresh_errors_total", {"cache": "slots"}) == before + 1
