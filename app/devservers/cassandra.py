@@ -176,7 +176,10 @@ class EmbeddedCassandra:
             cluster_name=CLUSTER_NAME,
             host=self.host,
             seeds=self.seeds,
-            initial_token="" if self.initial_token is None else f"initial_token: {self.initial_token}\n",
+            initial_token="" if self.initial_token is None else
+            # A node of a local cluster convicts a dead peer at the lowest threshold Cassandra accepts
+            # (about 10 s instead of about 18 s of silence).
+            f"initial_token: {self.initial_token}\nphi_convict_threshold: 5\n",
             data_dir=json.dumps(str(self.data_dir / "data")),
             commitlog_dir=json.dumps(str(self.data_dir / "commitlog")),
             saved_caches_dir=json.dumps(str(self.data_dir / "saved_caches")),

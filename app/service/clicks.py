@@ -44,8 +44,8 @@ LEASE_S = 15.0
 # failed or is stuck: answer 503 at once, rather than hold a worker while the lease runs out.
 OWNER_AT_WORK_S = 1.0
 WAIT_FOR_OWNER_S = 1.0
-# A click's counter write gives up after this long: a coordinator that waits on a node that just died
-# (until Cassandra's failure detector notices, 10 to 20 s) would hold the worker, and the decisions
+# A click's first counter write gives up after this long: a coordinator that waits on a node that just
+# died (until Cassandra's failure detector notices, 10 to 20 s) would hold the worker, and the decisions
 # queued behind it, for the driver's full 5 s. The outcome is then unknown and settled by the mark.
 COUNTER_TIMEOUT_S = 2.0
 
@@ -141,8 +141,8 @@ def _count_once(rt: Runtime, token: DecisionToken, fresh: bool, deadline: float)
         raise StorageUnavailable("storage is slow, retry the click", "storage_timeout")
     if fresh:
         rt.db.run(rt.counts.statement(batch), timeout=COUNTER_TIMEOUT_S)
-    else:
-        rt.counts.settle(batch, timeout=COUNTER_TIMEOUT_S)
+    else:  # a retry completing a click: patient (the driver's full timeout), so that it converges under load
+        rt.counts.settle(batch)
 
 
 def _forget_mark(rt: Runtime, token: DecisionToken) -> None:

@@ -275,10 +275,10 @@ class Deployment:
 
 
 def run_traffic(deployment: Deployment, fault: Callable[[], Optional[float]], scenario: str, before_s: float,
-                after_s: float, rate: float, log: Log) -> FaultReport:
+                after_s: float, rate: float, log: Log, click_deadline_s: float = 90.0) -> FaultReport:
     """Traffic for ``before_s``, the fault (returns the monotonic time storage answered again, if it
     went away), traffic for ``after_s``; then the report once counts are final."""
-    traffic = Traffic(deployment.server.url, deployment.api_key, rate=rate).start()
+    traffic = Traffic(deployment.server.url, deployment.api_key, rate=rate, click_deadline_s=click_deadline_s).start()
     time.sleep(before_s)
     repaired_at = fault()
     time.sleep(after_s)
@@ -321,7 +321,7 @@ def cassandra_outage(workdir: Path, outage_s: float = 10.0, before_s: float = 8.
 
 
 def node_loss(workdir: Path, before_s: float = 8.0, after_s: float = 12.0, rate: float = 20.0,
-              log: Log = print) -> FaultReport:
+              log: Log = print, click_deadline_s: float = 90.0) -> FaultReport:
     """One node of three killed with SIGKILL under load (replication factor 3, quorum reads and writes)."""
     deployment = Deployment(workdir, nodes=3, log=log).start()
     try:
@@ -333,7 +333,7 @@ def node_loss(workdir: Path, before_s: float = 8.0, after_s: float = 12.0, rate:
             return None
 
         return run_traffic(deployment, fault, "one of three nodes killed (SIGKILL) under load", before_s, after_s,
-                           rate, log)
+                           rate, log, click_deadline_s)
     finally:
         deployment.stop(log)
 
