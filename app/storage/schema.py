@@ -8,9 +8,11 @@ substituted, after ``Settings`` validated both; nothing else is built by string 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Callable, Iterator, List
 
+from cassandra import InvalidRequest
 from cassandra.cluster import Session
 
 from app.storage.db import connect_cluster
@@ -95,6 +97,21 @@ def _adds_existing_column(session: Session, keyspace: str, statement: str) -> bo
     return table is not None and match.group(2).lower() in table.columns
 
 
+def _use_keyspace(cluster, session: Session, keyspace: str, wait_s: float = 60.0) -> None:
+    """USE the keyspace just created, once every node knows it: on a cluster a node that has not
+    received the new schema yet answers that the keyspace does not exist."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        cluster.control_connection.wait_for_schema_agreement()
+        try:
+            session.set_keyspace(keyspace)
+            return
+        except InvalidRequest:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def apply_schema(settings: Settings, log: Callable[[str], None] = print) -> None:
     """Create the keyspace and every table; safe to run again at any time."""
     cluster, session = connect_cluster(settings, connect_timeout=10)
@@ -102,7 +119,7 @@ def apply_schema(settings: Settings, log: Callable[[str], None] = print) -> None
         files = schema_files()
         for index, path in enumerate(files):
             if index == 1:
-                session.set_keyspace(settings.keyspace)
+                _use_keyspace(cluster, session, settings.keyspace)
             count = run_file(session, path, settings)
             log(f"applied {path.name} ({count} statements)")
         # DDL is asynchronous across a cluster; wait until every node agrees.
