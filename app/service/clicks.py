@@ -136,7 +136,7 @@ def _take_over(rt: Runtime, tenant: str, token: DecisionToken, ttl_s: int) -> Op
 def _count_once(rt: Runtime, token: DecisionToken, fresh: bool, deadline: float) -> None:
     """Apply the click's counter batch exactly once: at once on a fresh claim (nothing can have
     landed), by its mark on a claim taken over (an earlier owner may have applied it)."""
-    batch = _click_batch(rt, token)
+    batch = _click_batch(token)
     if time.monotonic() > deadline:  # too late to write under this lease: nothing was sent
         raise StorageUnavailable("storage is slow, retry the click", "storage_timeout")
     if fresh:
@@ -147,7 +147,7 @@ def _count_once(rt: Runtime, token: DecisionToken, fresh: bool, deadline: float)
 
 def _forget_mark(rt: Runtime, token: DecisionToken) -> None:
     try:
-        rt.counts.forget_async(_click_batch(rt, token))
+        rt.counts.forget_async(_click_batch(token))
     except Exception:  # noqa: BLE001 - an orphan mark is never read again
         pass
 
@@ -184,7 +184,7 @@ def _release(rt: Runtime, tenant: str, token: DecisionToken, lease: datetime, tt
         pass
 
 
-def _click_batch(rt: Runtime, token: DecisionToken) -> MarkedBatch:
+def _click_batch(token: DecisionToken) -> MarkedBatch:
     return MarkedBatch(token.tenant, token.platform, token.slot_id, f"click:{token.nonce}",
                        tuple(_click_deltas(token)))
 

@@ -175,28 +175,26 @@ class Database:
 
 def cql_answers(host: str, port: int, protocol_version: Optional[int]) -> bool:
     """True if a CQL session to host:port connects and reads system.local (quietly False otherwise)."""
-    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=5)
-    cluster = Cluster([host], port=port, protocol_version=protocol_version, connect_timeout=3,
-                      control_connection_timeout=3, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
-    try:
-        session = cluster.connect()
-        return session.execute("SELECT release_version FROM system.local").one() is not None
-    except Exception:
-        return False
-    finally:
-        cluster.shutdown()
+    return _probe(host, port, protocol_version,
+                  lambda session: session.execute("SELECT release_version FROM system.local").one() is not None,
+                  False)
 
 
 def ring_size(host: str, port: int, protocol_version: Optional[int]) -> int:
     """How many nodes the node at host:port knows in its ring (itself and system.peers); 0 if it does not answer."""
+    return _probe(host, port, protocol_version,
+                  lambda session: 1 + len(list(session.execute("SELECT peer FROM system.peers"))), 0)
+
+
+def _probe(host: str, port: int, protocol_version: Optional[int], ask, unanswered):
+    """``ask(session)`` on a short-lived connection to one node; ``unanswered`` when it fails."""
     profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=5)
     cluster = Cluster([host], port=port, protocol_version=protocol_version, connect_timeout=3,
                       control_connection_timeout=3, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
     try:
-        session = cluster.connect()
-        return 1 + len(list(session.execute("SELECT peer FROM system.peers")))
+        return ask(cluster.connect())
     except Exception:
-        return 0
+        return unanswered
     finally:
         cluster.shutdown()
 

@@ -64,7 +64,7 @@ def test_counters_that_landed_before_the_owner_died_are_not_counted_again(client
     tenant.add_slot("home", creatives=["a"])
     chosen = decision(client, tenant)
     token = claimed(runtime, chosen["decision_id"])
-    batch = clicks._click_batch(runtime, token)
+    batch = clicks._click_batch(token)
     for _ in range(landed):  # the owner's batch landed (twice: the driver sent it again elsewhere)
         runtime.db.run(runtime.counts.statement(batch))
     assert _until_acknowledged(client, tenant, chosen["decision_id"]).status_code == 202
