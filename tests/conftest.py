@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Dict, Iterable, Optional
 
 import pytest
 
@@ -48,6 +48,20 @@ def cassandra_settings() -> Iterable[Settings]:
         _shut_down_open_clusters()
         server.stop(log=lambda message: None)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def process_env(settings: Settings) -> Dict[str, str]:
+    """The environment a `slotbandit` child process needs to reach this test's Cassandra and keyspace."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASSANDRA_", "KAFKA_"))}
+    env.update({
+        "CASSANDRA_PORT": str(settings.cassandra_port), "CASSANDRA_KEYSPACE": settings.keyspace,
+        "SLOTBANDIT_SECRET": settings.secret.decode(), "SLOTBANDIT_LOG_LEVEL": "WARNING",
+    })
+    if settings.cassandra_hosts:
+        env["CASSANDRA_HOSTS"] = ",".join(settings.cassandra_hosts)
+    if settings.protocol_version:
+        env["CASSANDRA_PROTOCOL_VERSION"] = str(settings.protocol_version)
+    return env
 
 
 def _shut_down_open_clusters() -> None:

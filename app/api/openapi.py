@@ -60,7 +60,7 @@ SCHEMAS: Dict[str, Any] = {
     },
     "OfferStats": {
         "type": "object",
-        "description": "Revenue slots, eligible offers: posterior means of the factors of the value per impression "
+        "description": "Revenue slots, every offer shown (paused ones too): posterior means of the factors of the value per impression "
                        "click x purchase x (1 - refund) x amount, the value's mean and 95% interval, and "
                        "P(this offer has the highest value)",
         "required": ["purchases", "gross", "purchase_rate", "refund_rate", "amount", "value", "value_ci95", "p_best"],
@@ -73,7 +73,8 @@ SCHEMAS: Dict[str, Any] = {
             "amount": {"type": "number", "description": "E(revenue | purchase)"},
             "value": {"type": "number"},
             "value_ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-            "p_best": {"type": "number"},
+            "p_best": {**NUMBER_OR_NULL,
+                       "description": "P(the highest value) among the eligible offers; null for one not eligible"},
         },
     },
     "SegmentStats": {

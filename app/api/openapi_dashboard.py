@@ -10,9 +10,11 @@ COUNTS = {"type": "object", "required": ["impressions", "clicks"],
 
 SCHEMAS: Dict[str, Any] = {
     "SlotList": {
-        "type": "object", "required": ["platform", "slots"],
+        "type": "object", "required": ["platform", "platforms", "slots"],
         "properties": {
             "platform": {"type": "string"},
+            "platforms": {"type": "array", "items": {"type": "string"},
+                          "description": "every platform on which the tenant has slots, sorted"},
             "slots": {"type": "array", "items": {
                 "type": "object",
                 "required": ["slot_id", "description", "objective", "holdout_share", "creatives", "active_creatives"],

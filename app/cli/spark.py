@@ -29,13 +29,28 @@ def _stages(label: str, stages: Sequence[str]) -> Iterator:
         yield step
 
 
-def _spark():
+def _spark(verbose: bool):
     from app.jobs.spark import SparkUnavailable, spark_session
 
     try:
-        return spark_session()
+        return spark_session(verbose=verbose)
     except SparkUnavailable as error:
         raise CliError(str(error)) from None
+
+
+def _verbose(command):
+    return click.option("--verbose", is_flag=True,
+                        help="Show Spark's own start-up and log lines (by default they go to a file in the "
+                             "temporary directory, named in any error).")(command)
+
+
+def _slots(db, tenant: Optional[str]):
+    from app.jobs.log_frames import list_slots
+
+    slots = list_slots(db, tenant)
+    if not slots:
+        raise CliError(f"no slots found{f' for tenant {tenant!r}' if tenant else ''}")
+    return slots
 
 
 def _cities(value: Optional[str]):
@@ -73,8 +88,9 @@ def _window(since: str, until: Optional[str]):
 @click.option("--max-strength", type=click.FloatRange(2.0, 1e6), default=50.0, show_default=True,
               help="Cap on alpha + beta of every prior (pseudo-impressions), so live data soon outweighs history.")
 @click.option("--dry-run", is_flag=True, help="Fit and print the priors without writing them.")
+@_verbose
 def seed_priors(history: str, tenant: str, platform: str, slot_id: str, min_impressions: int,
-                cities: Optional[str], max_strength: float, dry_run: bool) -> None:
+                cities: Optional[str], max_strength: float, dry_run: bool, verbose: bool) -> None:
     """Seed a slot's Beta priors from historical data (PySpark, then Cassandra).
 
     Fits empirical-Bayes priors per creative slot-wide and per (city, creative): each city is
@@ -89,13 +105,14 @@ def seed_priors(history: str, tenant: str, platform: str, slot_id: str, min_impr
           --slot home-banner --min-impressions 500 --cities pune,delhi --dry-run
     """
     from app.jobs.history import HistoryError
-    from app.jobs.seed import STEPS, SeedError, SeedRequest, format_report, run_seed
+    from app.jobs.seed import STEPS, SeedError, SeedRequest, check_seed, format_report, run_seed
 
     request = SeedRequest(history, tenant, platform, slot_id, min_impressions, _cities(cities), max_strength,
                           dry_run)
     db = connect(load_settings())
     try:
-        spark = _spark()
+        check_seed(db, request)
+        spark = _spark(verbose)
         with _stages("seeding priors", STEPS) as step:
             result = run_seed(spark, db, request, step=step)
     except (HistoryError, SeedError) as error:
@@ -111,7 +128,9 @@ def seed_priors(history: str, tenant: str, platform: str, slot_id: str, min_impr
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--out", required=True, metavar="DIR", help="New (or empty) directory for the part files.")
 @click.option("--tenant", default=None, help="Only this tenant's slots.")
-def export_events_command(since: str, until: Optional[str], fmt: str, out: str, tenant: Optional[str]) -> None:
+@_verbose
+def export_events_command(since: str, until: Optional[str], fmt: str, out: str, tenant: Optional[str],
+                          verbose: bool) -> None:
     """Write the event log (impressions and clicks) of a window to Parquet or CSV files.
 
     Columns: tenant, platform, slot_id, event_time, event_id, kind, decision_id, creative_id, segment,
@@ -121,13 +140,18 @@ def export_events_command(since: str, until: Optional[str], fmt: str, out: str, 
       slotbandit export-events --since 2026-11-01 --until 2026-11-08 --format parquet --out week45/
     """
     from app.jobs.log_frames import EventLogError
-    from app.jobs.export import export_events
+    from app.jobs.export import check_target, export_events
 
     start, end = _window(since, until)
+    try:
+        check_target(out)
+    except EventLogError as error:
+        raise CliError(str(error)) from None
     settings = load_settings()
     db = connect(settings)
     try:
-        spark = _spark()
+        _slots(db, tenant)
+        spark = _spark(verbose)
         click.echo(f"exporting events from {start.isoformat()} to {end.isoformat()} ...", err=True)
         count = export_events(spark, db, settings, start, end, fmt, out, tenant)
     except EventLogError as error:
@@ -144,7 +168,8 @@ def export_events_command(since: str, until: Optional[str], fmt: str, out: str, 
 @click.option("--until", default=None, help="End of the window, exclusive (default: now).")
 @click.option("--tenant", default=None, help="Only this tenant's slots (default: every slot).")
 @click.option("--dry-run", is_flag=True, help="Print what would change without writing.")
-def backfill(since: str, until: Optional[str], tenant: Optional[str], dry_run: bool) -> None:
+@_verbose
+def backfill(since: str, until: Optional[str], tenant: Optional[str], dry_run: bool, verbose: bool) -> None:
     """Recompute the posterior counters from the event log and repair them (PySpark).
 
     Late clicks, replayed events and gaps while a worker was down leave the counters off the log;
@@ -160,11 +185,10 @@ def backfill(since: str, until: Optional[str], tenant: Optional[str], dry_run: b
     settings = load_settings()
     db = connect(settings)
     try:
-        spark = _spark()
+        _slots(db, tenant)
+        spark = _spark(verbose)
         with _stages("backfilling", STEPS) as step:
             result = run_backfill(spark, db, settings, start, end, tenant, dry_run, step=step)
     finally:
         db.shutdown()
-    if not result.slots:
-        raise CliError(f"no slots found{f' for tenant {tenant!r}' if tenant else ''}")
     click.echo(format_report(result, dry_run))

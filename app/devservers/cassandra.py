@@ -30,6 +30,7 @@ from app.devservers.processes import (
     last_lines,
     port_in_use,
     spawn_watchdog,
+    stop_watchdog,
     terminate,
     watchdog_main,
     with_timer_slack,
@@ -241,6 +242,7 @@ class EmbeddedCassandra:
             return False
         log(f"Stopping Cassandra (pid {pid})")
         terminate(pid, timeout)
+        stop_watchdog(self.pid_file, pid)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -272,7 +274,7 @@ class EmbeddedCassandra:
                 start_new_session=True)
         self.pid_file.write_text(f"{process.pid}\n")
         if watch_pid is not None:
-            spawn_watchdog("app.devservers.cassandra", watch_pid, process.pid)
+            spawn_watchdog("app.devservers.cassandra", watch_pid, process.pid, self.pid_file)
         try:
             self._wait_until_ready(process.pid, started_at + wait_s, process)
         except EmbeddedCassandraError:

@@ -29,6 +29,7 @@ from app.devservers.processes import (
     last_lines,
     port_in_use,
     spawn_watchdog,
+    stop_watchdog,
     terminate,
     watchdog_main,
 )
@@ -124,7 +125,7 @@ class EmbeddedKafka:
                                            stdout=log_stream, stderr=subprocess.STDOUT, start_new_session=True)
             self.pid_file.write_text(f"{process.pid}\n")
             if watch_pid is not None:
-                spawn_watchdog("app.devservers.kafka", watch_pid, process.pid)
+                spawn_watchdog("app.devservers.kafka", watch_pid, process.pid, self.pid_file)
             try:
                 self._wait_until_ready(process.pid, started_at + wait_s, process)
             except EmbeddedKafkaError:
@@ -143,6 +144,7 @@ class EmbeddedKafka:
             return False
         log(f"Stopping the Kafka broker (pid {pid})")
         terminate(pid, timeout)
+        stop_watchdog(self.pid_file, pid)
         self.pid_file.unlink(missing_ok=True)
         return True
 

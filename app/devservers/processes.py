@@ -103,13 +103,35 @@ def last_lines(text: str, count: int) -> str:
     return " | ".join(meaningful[-count:])
 
 
-def spawn_watchdog(module: str, watch_pid: int, child_pid: int) -> None:
-    """Start ``python -m module watch WATCH_PID CHILD_PID`` in a session of its own."""
+def watchdog_file(pid_file: Path) -> Path:
+    """Where the pid of the watchdog of the server with ``pid_file`` is kept."""
+    return pid_file.with_name(pid_file.name + ".watchdog")
+
+
+def spawn_watchdog(module: str, watch_pid: int, child_pid: int, pid_file: Path) -> int:
+    """Start ``python -m module watch WATCH_PID CHILD_PID`` in a session of its own; its pid goes to
+    ``watchdog_file(pid_file)`` so that stopping the server stops the watchdog too."""
     package_root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
-    subprocess.Popen([sys.executable, "-m", module, "watch", str(watch_pid), str(child_pid)],
-                     cwd=package_root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen([sys.executable, "-m", module, "watch", str(watch_pid), str(child_pid)],
+                               cwd=package_root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    watchdog_file(pid_file).write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def stop_watchdog(pid_file: Path, child_pid: int) -> None:
+    """Stop the watchdog of the server ``child_pid`` (after the server is gone): whoever stops a server
+    returns only once nothing it started is left running."""
+    path = watchdog_file(pid_file)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return
+    args = command_line(pid) or []
+    if "watch" in args and str(child_pid) in args:  # the pid may have been reused since
+        terminate(pid, timeout=2.0)
+    path.unlink(missing_ok=True)
 
 
 def watch(is_child: Callable[[int], bool], watch_pid: int, child_pid: int, grace_s: float,

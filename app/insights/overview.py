@@ -17,7 +17,8 @@ DEFAULT_WINDOW_S = 3600
 
 
 def list_slots(rt: Runtime, tenant: str, platform: str) -> Dict[str, Any]:
-    """The tenant's slots on one platform with their objective, holdout share and creative counts."""
+    """The tenant's slots on one platform with their objective, holdout share and creative counts, and
+    every platform the tenant has slots on (for the dashboard's platform switch)."""
     slots = []
     for summary in HistoryStore(rt.db).slots(tenant, platform):
         config = rt.catalog.load_slot(tenant, platform, summary.slot_id)
@@ -30,7 +31,7 @@ def list_slots(rt: Runtime, tenant: str, platform: str) -> Dict[str, Any]:
             "creatives": len(creatives),
             "active_creatives": sum(1 for c in creatives if c.active),
         })
-    return {"platform": platform, "slots": slots}
+    return {"platform": platform, "platforms": rt.catalog.platforms(tenant), "slots": slots}
 
 
 def slot_overview(rt: Runtime, tenant: str, platform: str, slot_id: str, window_s: int = DEFAULT_WINDOW_S,

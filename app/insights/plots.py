@@ -108,7 +108,7 @@ def posterior_intervals(report: SlotReport) -> Optional[bytes]:
     colors = ["#2f6db5" if c["eligible"] else "#9aa5b1" for c in rows]
     ax.errorbar(means, positions, xerr=errors, fmt="none", ecolor=colors, elinewidth=4, alpha=0.6)
     ax.scatter(means, positions, color="#1d2733", zorder=3, s=14)
-    labels = [c["creative_id"] + ("" if c["eligible"] else " (paused)") for c in rows]
+    labels = [c["creative_id"] + ("" if c["eligible"] else " (not eligible)") for c in rows]
     ax.set_yticks(positions, labels)
     ax.set_xlabel("click rate: posterior mean and 95% credible interval (global)")
     ax.set_xlim(left=0)

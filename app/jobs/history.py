@@ -11,6 +11,7 @@ aggregated cells (city, creative, day of week), which are small whatever the inp
 """
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Optional, Tuple
@@ -64,6 +65,46 @@ class HistoryCounts:
     cells: List[Tuple[Optional[str], str, Optional[int], int, int]] = field(default_factory=list)
 
 
+def check_history(path: str) -> str:
+    """The layout of the history at ``path``, checked without Spark: the file exists and its header
+    (CSV) or schema (Parquet) has the columns of a layout. Raises HistoryError in one line."""
+    source = Path(path)
+    if not source.exists():
+        raise HistoryError(f"history file {path} does not exist")
+    files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".csv", ".parquet")) if source.is_dir() \
+        else [source]
+    if not files:
+        raise HistoryError(f"history directory {path} holds no .csv or .parquet file")
+    try:
+        columns = _columns(files[0])
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        first = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        raise HistoryError(f"cannot read history {path}: {first}") from None
+    return _layout(path, columns)
+
+
+def _columns(file: Path) -> List[str]:
+    if file.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return [c.strip().lower() for c in pq.read_schema(file).names]
+        except Exception as error:  # pyarrow raises its own ArrowInvalid for a file that is not Parquet
+            raise ValueError(str(error)) from None
+    with open(file, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    return [c.strip().lower() for c in header]
+
+
+def _layout(path: str, columns: List[str]) -> str:
+    if all(c in columns for c in AGGREGATED):
+        return "aggregated"
+    if all(c in columns for c in PER_IMPRESSION):
+        return "per impression"
+    raise HistoryError(f"history {path} has columns {columns}; it needs either {', '.join(AGGREGATED)} "
+                       f"or {', '.join(PER_IMPRESSION)}")
+
+
 def read_history(spark, path: str):
     """A DataFrame of every column as text, and its layout ('aggregated' or 'per impression')."""
     source = Path(path)
@@ -78,13 +119,7 @@ def read_history(spark, path: str):
     except Exception as error:
         first = (str(error).splitlines() or [type(error).__name__])[0][:200]
         raise HistoryError(f"cannot read history {path}: {first}") from None
-    if all(c in columns for c in AGGREGATED):
-        layout = "aggregated"
-    elif all(c in columns for c in PER_IMPRESSION):
-        layout = "per impression"
-    else:
-        raise HistoryError(f"history {path} has columns {columns}; it needs either {', '.join(AGGREGATED)} "
-                           f"or {', '.join(PER_IMPRESSION)}")
+    layout = _layout(path, columns)
     from pyspark.sql import functions as F
 
     return frame.select([F.col(c).cast("string").alias(c) for c in columns]), layout

@@ -12,7 +12,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 from app.storage.db import Database
 from app.jobs.cold_start import ColdStartModel, creative_tags
-from app.jobs.history import HistoryCounts, HistoryFilter, classify, read_history, summarize
+from app.jobs.history import HistoryCounts, HistoryFilter, check_history, classify, read_history, summarize
 from app.storage import CatalogStore
 from app.storage.priors import PriorsStore
 from bandit import ArmCounts
@@ -52,11 +52,7 @@ def run_seed(spark, db: Database, request: SeedRequest, step: Callable[[str], No
              written: Optional[Callable[[int], None]] = None) -> SeedResult:
     """Run the whole seed; ``step`` is told each stage as it starts, ``written`` each batch of rows."""
     step(STEPS[0])
-    slot = CatalogStore(db).load_slot(request.tenant, request.platform, request.slot_id)
-    if slot is None:
-        raise SeedError(f"tenant {request.tenant!r} has no slot {request.slot_id!r} on platform {request.platform!r}")
-    if not slot.creatives:
-        raise SeedError(f"slot {request.slot_id!r} has no creatives to seed")
+    slot = check_seed(db, request)
     creative_ids = tuple(sorted(c.creative_id for c in slot.creatives))
     step(STEPS[1])
     cities = frozenset(request.cities) if request.cities else None
@@ -80,6 +76,18 @@ def run_seed(spark, db: Database, request: SeedRequest, step: Callable[[str], No
                                                       priors.priors, progress=written)
     step(STEPS[4])
     return result
+
+
+def check_seed(db: Database, request: SeedRequest):
+    """The slot to seed, after checking everything that needs no Spark: the history file and its
+    columns, the slot and its creatives. Raises HistoryError or SeedError in one line."""
+    check_history(request.history)
+    slot = CatalogStore(db).load_slot(request.tenant, request.platform, request.slot_id)
+    if slot is None:
+        raise SeedError(f"tenant {request.tenant!r} has no slot {request.slot_id!r} on platform {request.platform!r}")
+    if not slot.creatives:
+        raise SeedError(f"slot {request.slot_id!r} has no creatives to seed")
+    return slot
 
 
 def split_cities(counts: HistoryCounts, min_impressions: int) -> Tuple[Dict[str, int], Dict[str, int]]:

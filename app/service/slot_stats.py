@@ -84,7 +84,8 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
             rng, n_draws=P_BEST_DRAWS,
         )
         p_best = dict(zip(eligible, probabilities))
-    revenue = _revenue_stats(rt, slot, snapshot, segment, city, rng) if slot.objective == REVENUE else {}
+    revenue = _revenue_stats(rt, slot, snapshot, segment, creative_ids, eligible, rng) \
+        if slot.objective == REVENUE else {}
     rows: List[Dict[str, Any]] = []
     for cid, posterior in zip(creative_ids, posteriors):
         counts = snapshot.counts(segment, cid)
@@ -104,28 +105,36 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
     return {"segment": segment, "decided_by": used, "creatives": rows}
 
 
-def _revenue_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segment: str, city: Optional[str],
-                   rng: np.random.Generator) -> Dict[str, Dict[str, Any]]:
+def _revenue_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segment: str, creative_ids: List[str],
+                   eligible: List[str], rng: np.random.Generator) -> Dict[str, Dict[str, Any]]:
     """{creative_id: attributed purchases and gross revenue in this segment, the factor posteriors and
-    the value per impression} of the eligible offers, as the revenue policy sees them when it decides
-    for this segment (bandit.revenue_stats)."""
-    eligible = slot.eligible(city)
-    if not eligible:
-        return {}
-    prices = {c.creative_id: c.price for c in eligible if c.price}
-    _, summaries = revenue_summaries(snapshot, segment, [c.creative_id for c in eligible], prices,
-                                     rt.revenue_policy.revenue_config, rng)
-    totals = {c.creative_id: snapshot.revenue_totals(segment, c.creative_id) for c in eligible}
-    return {s.creative_id: {
-        "purchases": round(totals[s.creative_id].purchases, 6),
-        "gross": round(totals[s.creative_id].gross, 6),
-        "purchase_rate": round(s.purchase_rate, 6),
-        "refund_rate": round(s.refund_rate, 6),
-        "amount": round(s.amount, 6),
-        "value": round(s.value, 6),
-        "value_ci95": [round(s.value_ci95[0], 6), round(s.value_ci95[1], 6)],
-        "p_best": round(s.probability_best, 4),
-    } for s in summaries}
+    the value per impression} of every offer shown (paused ones and others out of eligibility keep
+    their numbers), as the revenue policy sees them when it decides for this segment
+    (bandit.revenue_stats). P(best) is among the eligible offers only: None for the others."""
+    prices = {cid: c.price for cid in creative_ids for c in [slot.creative(cid)] if c is not None and c.price}
+    config = rt.revenue_policy.revenue_config
+    _, summaries = revenue_summaries(snapshot, segment, creative_ids, prices, config, rng)
+    p_best = {s.creative_id: s.probability_best for s in summaries}
+    if eligible and set(eligible) != set(creative_ids):
+        _, among_eligible = revenue_summaries(snapshot, segment, eligible, prices, config, rng)
+        p_best = {s.creative_id: s.probability_best for s in among_eligible}
+    elif not eligible:
+        p_best = {}
+    out = {}
+    for summary in summaries:
+        cid = summary.creative_id
+        totals = snapshot.revenue_totals(segment, cid)
+        out[cid] = {
+            "purchases": round(totals.purchases, 6),
+            "gross": round(totals.gross, 6),
+            "purchase_rate": round(summary.purchase_rate, 6),
+            "refund_rate": round(summary.refund_rate, 6),
+            "amount": round(summary.amount, 6),
+            "value": round(summary.value, 6),
+            "value_ci95": [round(summary.value_ci95[0], 6), round(summary.value_ci95[1], 6)],
+            "p_best": round(p_best[cid], 4) if cid in p_best else None,
+        }
+    return out
 
 
 def _ctr(counts: ArmCounts) -> Dict[str, Any]:

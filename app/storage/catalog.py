@@ -75,6 +75,11 @@ class CatalogStore:
         keys = sorted((r["tenant"], r["platform"], r["slot_id"]) for r in rows)
         return [k for k in keys if tenant is None or k[0] == tenant]
 
+    def platforms(self, tenant: str) -> List[str]:
+        """The platforms on which ``tenant`` has at least one slot, sorted (one row per partition)."""
+        rows = self.db.execute("SELECT DISTINCT tenant, platform FROM slots")
+        return sorted(r["platform"] for r in rows if r["tenant"] == tenant)
+
     def objectives(self, tenant: str, platform: Optional[str] = None) -> Dict[Tuple[str, str], str]:
         """{(platform, slot_id): objective} of one tenant's slots (all platforms or one)."""
         if platform is None:

@@ -36,7 +36,12 @@ def test_slots_lists_the_keys_tenant_only(client, make_tenant, described):  # no
     body = described.check("/slots", "get", client.get("/slots?platform=web", headers=mine.headers), "SlotList")
     assert [(s["slot_id"], s["creatives"], s["active_creatives"]) for s in body["slots"]] == [
         ("footer", 1, 1), ("home", 2, 1)]
+    assert body["platforms"] == ["web"]
     assert client.get("/slots?platform=android", headers=mine.headers).get_json()["slots"] == []
+    mine.add_slot("shop", creatives=["y"], platform="android")
+    theirs.add_slot("their-tv", creatives=["z"], platform="tv")
+    android = client.get("/slots?platform=android", headers=mine.headers).get_json()
+    assert android["platforms"] == ["android", "web"] and [s["slot_id"] for s in android["slots"]] == ["shop"]
     assert client.get("/slots?platform=web").status_code == 401
     assert client.get("/slots", headers=mine.headers).status_code == 400
 

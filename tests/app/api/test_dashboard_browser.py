@@ -180,3 +180,19 @@ def test_another_tenants_key_shows_only_its_own_slots(browser, served, make_tena
     page.wait_for_selector("#key-error:has-text('not valid')")
     assert "not valid" in page.inner_text("#key-error")
     page.close()
+
+
+def test_the_platform_switch_lists_every_platform_of_the_tenant(browser, served, make_tenant):
+    tenant = make_tenant("plat")
+    tenant.add_slot("home-banner", creatives=["a"])
+    tenant.add_slot("shop", creatives=["gems", "coins"], platform="android")
+    page = open_dashboard(browser, served, tenant.key)
+    assert page.inner_text("#status") == "platform web \u00b7 1 slot"
+    options = page.eval_on_selector_all("#platform-select option", "nodes => nodes.map(n => n.value)")
+    assert options == ["android", "web"]
+    page.select_option("#platform-select", "android")
+    page.wait_for_selector('#slot-title:text-is("shop")')
+    assert rows_text(page, "#slot-list li") == ["shop"]
+    assert page.inner_text("#status") == "platform android \u00b7 1 slot"
+    assert page.evaluate("sessionStorage.getItem('slotbandit.platform')") == "android"
+    page.close()

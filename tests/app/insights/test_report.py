@@ -125,7 +125,8 @@ def test_report_lift_in_the_period_follows_the_policy_of_each_decision(cli, runt
     assert float(row["ci_high"]) == pytest.approx(expected.ci_high, rel=1e-5)
 
 
-def test_report_of_a_revenue_slot_shows_its_attributed_purchases(cli, client, tenant, tmp_path):
+@pytest.mark.parametrize("paused", [False, True])
+def test_report_of_a_revenue_slot_shows_its_attributed_purchases(cli, client, tenant, tmp_path, paused):
     tenant.add_slot("shop", creatives=["gems"])
     tenant.db.execute("UPDATE slots SET objective = 'revenue' WHERE tenant = ? AND platform = 'web' AND slot_id = ?",
                       (tenant.name, "shop"))
@@ -137,12 +138,14 @@ def test_report_of_a_revenue_slot_shows_its_attributed_purchases(cli, client, te
     purchase = {"event_id": "buy-1", "event": "purchase", "customer_id": "p-1", "session_id": "s",
                 "event_time": datetime.now(timezone.utc).isoformat(), "txn_amount": 4.99, "sku": "gems"}
     assert client.post("/events", json=[purchase], headers=tenant.headers).get_json()["accepted"] == 1
+    if paused:  # a paused offer keeps its purchases in the report, marked
+        tenant.set_creative("shop", "gems", active=False)
     assert cli("report", "--tenant", tenant.name, "--slot", "shop", "--since", "1d",
                "--out", str(tmp_path)).exit_code == 0
     html = (tmp_path / "report.html").read_text()
     assert 'id="revenue-table"' in html and "no revenue is recorded" not in html
     table = html[html.index('id="revenue-table"'):]
-    row = table[table.index("<td>gems</td>"):]
+    row = table[table.index("<td>gems (not eligible)</td>" if paused else "<td>gems</td>"):]
     assert '<td class="num">1.0000</td><td class="num">4.9900</td>' in row[:200], row[:200]
 
 

@@ -20,6 +20,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 import pytest
 
 from app.settings import REPO_ROOT, Settings
+from tests.conftest import process_env
 
 
 @pytest.fixture(scope="session")
@@ -46,17 +47,9 @@ def stream_settings(settings: Settings, kafka_broker, tmp_path) -> Settings:
 
 def worker_env(settings: Settings) -> Dict[str, str]:
     """The environment a `slotbandit worker` process needs to reach this test's Cassandra and topics."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASSANDRA_", "KAFKA_"))}
-    env.update({
-        "CASSANDRA_PORT": str(settings.cassandra_port), "CASSANDRA_KEYSPACE": settings.keyspace,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "SLOTBANDIT_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
-        "SLOTBANDIT_SECRET": settings.secret.decode(), "SLOTBANDIT_LOG_LEVEL": "WARNING",
-    })
-    if settings.cassandra_hosts:
-        env["CASSANDRA_HOSTS"] = ",".join(settings.cassandra_hosts)
-    if settings.protocol_version:
-        env["CASSANDRA_PROTOCOL_VERSION"] = str(settings.protocol_version)
+    env = process_env(settings)
+    env.update({"KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+                "SLOTBANDIT_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix})
     return env
 
 

@@ -43,10 +43,29 @@ async function openBoard() {
   $("key-form").hidden = true;
   $("board").hidden = false;
   $("forget").hidden = false;
-  $("status").textContent = "platform " + listing.platform + " \u00b7 " + listing.slots.length + " slots";
+  $("status").textContent = "platform " + listing.platform + " \u00b7 " + listing.slots.length +
+    (listing.slots.length === 1 ? " slot" : " slots");
+  renderPlatforms(listing);
   if (!state.slots.some((s) => s.slot_id === state.slot)) state.slot = state.slots.length ? state.slots[0].slot_id : null;
   renderSlotList();
   await renderSlot();
+}
+
+function renderPlatforms(listing) {
+  // Every platform the tenant has slots on (and the one asked for, even when it has none yet).
+  const names = Array.from(new Set([...(listing.platforms || []), listing.platform])).sort();
+  const select = $("platform-select");
+  select.replaceChildren(...names.map((name) => el("option", { value: name }, name)));
+  select.value = listing.platform;
+  $("platform-switch").hidden = false;
+}
+
+async function switchPlatform() {
+  sessionStorage.setItem("slotbandit.platform", $("platform-select").value);
+  $("platform").value = platform();
+  state.slot = null;
+  state.segment = "global";
+  await openBoard();
 }
 
 function renderSlotList() {
@@ -127,7 +146,7 @@ function posteriorCard(segments) {
   for (const c of segment.creatives) {
     body.append(el("tr", { "data-creative": c.creative_id }, el("td", {}, c.creative_id), el("td", { class: "num" }, c.impressions),
       el("td", { class: "num" }, c.clicks), el("td", { class: "num" }, percent(c.mean, 2)),
-      el("td", {}, intervalSvg(c, top)), el("td", { class: "num" }, c.p_best === null ? "paused" : percent(c.p_best, 1))));
+      el("td", {}, intervalSvg(c, top)), el("td", { class: "num" }, c.p_best === null ? "not eligible" : percent(c.p_best, 1))));
   }
   table.append(body);
   card.append(table);
@@ -153,6 +172,7 @@ function forget() {
   sessionStorage.removeItem("slotbandit.key");
   $("board").hidden = true;
   $("forget").hidden = true;
+  $("platform-switch").hidden = true;
   $("key-form").hidden = false;
   $("status").textContent = "";
   $("slot-view").replaceChildren();
@@ -173,6 +193,7 @@ document.addEventListener("DOMContentLoaded", () => {
     openBoard().catch(showError);
   });
   $("forget").addEventListener("click", forget);
+  $("platform-select").addEventListener("change", () => switchPlatform().catch(showError));
   if (sessionStorage.getItem("slotbandit.key")) openBoard().catch(showError);
   state.timer = setInterval(refresh, REFRESH_MS);
 });
