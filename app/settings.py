@@ -189,3 +189,45 @@ def _kafka_settings(env: Mapping[str, str]) -> dict:
         "spool_dir": Path(env.get("SLOTBANDIT_SPOOL_DIR", str(Settings.spool_dir))).resolve(),
         "spool_max_events": _int(env, "SLOTBANDIT_SPOOL_MAX_EVENTS", 200_000, 1_000, 100_000_000),
     }
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Where report messages go out: the SMTP server of ``--email`` and the retry back-off of every delivery.
+
+    Read only by the commands that deliver reports (``report --webhook/--email``, ``scheduler``).
+    """
+
+    smtp_host: Optional[str] = None
+    smtp_port: int = 25
+    smtp_username: Optional[str] = None
+    smtp_password: Optional[str] = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    report_from: str = "slotbandit@localhost"
+    attempts: int = 4  # one try and three retries
+    backoff_s: float = 2.0  # waits backoff_s, 2 x backoff_s, 4 x backoff_s between attempts
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "DeliverySettings":
+        env = os.environ if env is None else env
+        username = env.get("SMTP_USERNAME") or None
+        password = env.get("SMTP_PASSWORD") or None
+        if (username is None) != (password is None):
+            raise SettingsError("SMTP_USERNAME and SMTP_PASSWORD must be set together")
+        sender = env.get("REPORT_FROM", cls.report_from).strip()
+        if not EMAIL_PATTERN.match(sender):
+            raise SettingsError(f"REPORT_FROM must be an e-mail address, but {sender!r} is given")
+        starttls = _choice(env, "SMTP_STARTTLS", "0", ("0", "1", "TRUE", "FALSE")) in ("1", "TRUE")
+        return cls(
+            smtp_host=env.get("SMTP_HOST", "").strip() or None,
+            smtp_port=_int(env, "SMTP_PORT", 587 if starttls else 25, 1, 65535),
+            smtp_username=username,
+            smtp_password=password,
+            smtp_starttls=starttls,
+            report_from=sender,
+            attempts=_int(env, "SLOTBANDIT_DELIVERY_ATTEMPTS", 4, 1, 10),
+            backoff_s=_float(env, "SLOTBANDIT_DELIVERY_BACKOFF_S", 2.0, 0.0, 300.0),
+        )
+
+
+EMAIL_PATTERN = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Dict
 
-from app.api import openapi_dashboard
+from app.api import openapi_dashboard, openapi_savings
 from app.api.openapi_parts import NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref
 
 SCHEMAS: Dict[str, Any] = {
@@ -84,11 +84,12 @@ SCHEMAS: Dict[str, Any] = {
                        "creatives": {"type": "array", "items": ref("CreativeStats")}},
     },
     "Stats": {
-        "type": "object", "required": ["slot_id", "platform", "objective", "segments", "lift_over_holdout"],
+        "type": "object", "required": ["slot_id", "platform", "objective", "segments", "lift_over_holdout", "savings"],
         "properties": {"slot_id": {"type": "string"}, "platform": {"type": "string"},
                        "objective": {"type": "string", "enum": ["clicks", "revenue"]},
                        "segments": {"type": "array", "items": ref("SegmentStats")},
-                       "lift_over_holdout": ref("Lift")},
+                       "lift_over_holdout": ref("Lift"),
+                       "savings": ref("Savings")},
     },
     "Lift": {
         "type": "object", "required": ["treated_ctr", "holdout_ctr", "lift", "ci", "level"],
@@ -184,7 +185,7 @@ def spec() -> Dict[str, Any]:
                  "description": "Choose a creative per request by Thompson sampling; learn from clicks."},
         "components": {
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
-            "schemas": {**SCHEMAS, **openapi_dashboard.SCHEMAS},
+            "schemas": {**SCHEMAS, **openapi_dashboard.SCHEMAS, **openapi_savings.SCHEMAS},
         },
         "paths": {
             "/slot/{slot_id}/creative": {"get": {

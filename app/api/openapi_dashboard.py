@@ -39,7 +39,7 @@ SCHEMAS: Dict[str, Any] = {
         },
     },
     "Overview": {
-        "type": "object", "required": ["slot_id", "platform", "traffic", "lift", "segments"],
+        "type": "object", "required": ["slot_id", "platform", "traffic", "lift", "segments", "savings"],
         "properties": {
             "slot_id": {"type": "string"}, "platform": {"type": "string"},
             "traffic": {
@@ -57,6 +57,7 @@ SCHEMAS: Dict[str, Any] = {
                 },
             },
             "lift": ref("OverviewLift"),
+            "savings": ref("Savings"),
             "segments": {"type": "array", "items": ref("SegmentStats"),
                          "description": "As GET /slot/{slot_id}/stats, without the holdout segment"},
         },

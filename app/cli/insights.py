@@ -54,7 +54,7 @@ def _readers(tenant: str) -> Readers:
                    RevenuePolicy(RevenueConfig(), rng))
 
 
-def _run(action: Callable[[], Any]) -> Any:
+def guarded(action: Callable[[], Any]) -> Any:
     """Run action; unknown slots and storage trouble become one line."""
     from app.storage.db import DRIVER_ERRORS, one_line
     from app.errors import ApiError
@@ -98,53 +98,89 @@ UNTIL = click.option("--until", default=None, help=f"End of the period (default 
               show_default=True, help="Directory for report.html and the CSV files (created when missing).")
 @click.option("--bucket", type=click.Choice(["auto", "hour", "day"]), default="auto", show_default=True,
               help="Time step of the plots and traffic.csv; auto = hours up to 3 days, days beyond.")
+@click.option("--webhook", default=None, metavar="URL",
+              help="Post a summary to this Slack-compatible incoming webhook (never printed).")
+@click.option("--email", default=None, metavar="ADDR[,ADDR]",
+              help="Mail the summary with report.html attached (SMTP_HOST, SMTP_PORT, SMTP_USERNAME, "
+                   "SMTP_PASSWORD, SMTP_STARTTLS, REPORT_FROM).")
+@click.option("--report-url", default=None, metavar="URL",
+              help="Link to the full report in the message (default: the path of report.html).")
 def report(tenant: str, slot_id: str, platform: str, since: str, until: Optional[str], out_dir: Path,
-           bucket: str) -> None:
-    """Write an HTML report of one slot with CSV files of the same numbers.
+           bucket: str, webhook: Optional[str], email: Optional[str], report_url: Optional[str]) -> None:
+    """Write an HTML report of one slot with CSV files of the same numbers; optionally send its summary.
 
     \b
-    report.html      traffic share and click-through per creative over the period,
-                     posterior means with 95% credible intervals and P(best) (all data to date,
-                     as GET /slot/<id>/stats), a per-city table, and the lift over the holdout
-                     group (to date and in the period; "no holdout data" while there is none).
+    report.html      traffic share and click-through per creative over the period, saved
+                     traffic (headline and per day), posterior means with 95% credible intervals
+                     and P(best) (all data to date, as GET /slot/<id>/stats), a per-city table,
+                     and the lift over the holdout group (to date and in the period).
                      One self-contained file: the figures are embedded.
     traffic.csv      bucket_start, creative_id, impressions, clicks, share, ctr
     posteriors.csv   segment, decided_by, creative_id, impressions, clicks, alpha, beta, mean,
                      ci95_low, ci95_high, p_best, eligible
     cities.csv       city, period impressions/clicks/ctr, best creative by posterior mean
     lift.csv         scope (to_date | period), bandit and holdout counts, lift and interval
+    savings.csv      per day and in total: impressions, given to non-performers, what a uniform
+                     split would have given them, saved share, gain over uniform and interval
+
+    \b
+    With --webhook and/or --email the summary (slot, period, clicks and click-through against the
+    holdout or a uniform split, saved share, leading creative, alerts, link to the report) is sent
+    after the files are written; a failed delivery is retried with back-off, then reported in one
+    line (exit status 1). The files are kept either way.
 
     \b
     Examples:
       slotbandit report --tenant demo --slot home-banner --since 7d --out reports/home
-      slotbandit report --tenant demo --slot home-banner --since 2026-11-01 --until 2026-11-08
-    For a daily report, run it from cron, e.g.  5 0 * * *  slotbandit report ... --since 1d --out ...
+      slotbandit report --tenant demo --slot home-banner --since 1d --webhook https://hooks.slack.com/...
+      slotbandit report --tenant demo --slot home-banner --since 1d --email ops@example.com
+    For reports on a schedule, see `slotbandit report-schedule` and `slotbandit scheduler`.
     """
+    from app.insights.dispatch import send_report
     from app.insights.plots import PlottingUnavailable, require_matplotlib
-    from app.insights.report_data import build_report
-    from app.insights.report_files import write_report
 
     start, end = _period(since, until)
+    destinations, delivery = destinations_from(webhook, email, report_url)
     try:
         require_matplotlib()
     except PlottingUnavailable as error:
         raise CliError(str(error)) from None
     readers = _readers(tenant)
-    if _run(lambda: readers.catalog.load_slot(tenant, platform, slot_id)) is None:
+    if guarded(lambda: readers.catalog.load_slot(tenant, platform, slot_id)) is None:
         raise CliError(f"unknown slot {slot_id!r} on platform {platform!r} of tenant {tenant!r}")
     click.echo(f"report of {tenant}/{platform}/{slot_id} from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
                err=True)
-    data = _run(lambda: build_report(readers, tenant, platform, slot_id, start, end, bucket, _progress,
-                                     hours_read=_throttled()))
-    _progress("drawing figures")
     try:
-        written = write_report(data, out_dir)
+        sent = guarded(lambda: send_report(readers, tenant, platform, slot_id, start, end, out_dir, destinations,
+                                        delivery, progress=_progress, bucket=bucket, hours_read=_throttled()))
     except PlottingUnavailable as error:
         raise CliError(str(error)) from None
     except OSError as error:
         raise CliError(f"cannot write to {out_dir}: {error.strerror or error}") from None
-    for path in written:
+    for path in sent.files:
         click.echo(str(path))
+    for channel in sent.delivered:
+        _progress(f"summary delivered by {channel}")
+    if sent.errors:
+        raise CliError("; ".join(sent.errors) + f" (the report files are kept in {out_dir})")
+
+
+def destinations_from(webhook: Optional[str], email: Optional[str], report_url: Optional[str]):
+    """(Destinations, DeliverySettings) from the options and the environment, or one line."""
+    from app.insights.delivery import check_addresses, check_webhook_url
+    from app.insights.dispatch import Destinations
+    from app.settings import DeliverySettings, SettingsError
+
+    try:
+        delivery = DeliverySettings.from_env()
+        hook = check_webhook_url(webhook) if webhook is not None else None
+        emails = tuple(check_addresses(email)) if email is not None else ()
+    except (SettingsError, ValueError) as error:
+        raise CliError(str(error)) from None
+    if emails and not delivery.smtp_host:
+        raise CliError("--email needs an SMTP server: set SMTP_HOST (and SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, "
+                       "SMTP_STARTTLS as needed)")
+    return Destinations(webhook=hook, emails=emails, report_url=report_url), delivery
 
 
 @click.command("export-segments")
@@ -187,10 +223,10 @@ def export_segments(tenant: str, slot_id: str, platform: str, out_file: str, ran
     period = _period(since, until) if customers else None
     readers = _readers(tenant)
     if customers:
-        rows = _run(lambda: list(best_per_customer(readers, tenant, platform, slot_id, *period, rank_by,
+        rows = guarded(lambda: list(best_per_customer(readers, tenant, platform, slot_id, *period, rank_by,
                                                    progress=_throttled())))
     else:
-        rows = _run(lambda: list(best_per_segment(readers, tenant, platform, slot_id, rank_by)))
+        rows = guarded(lambda: list(best_per_segment(readers, tenant, platform, slot_id, rank_by)))
     try:
         with click.open_file(out_file, "w", encoding="utf-8", lazy=False) as out:
             count = (write_customers if customers else write_segments)(rows, rank_by, out)

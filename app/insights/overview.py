@@ -55,4 +55,5 @@ def slot_overview(rt: Runtime, tenant: str, platform: str, slot_id: str, window_
         "traffic": {"window_s": window_s, "impressions": total, "clicks": recent.clicks, "creatives": traffic},
         "lift": lift_summary(rt.counts.read_slot(tenant, platform, slot_id)),
         "segments": segments,
+        "savings": stats["savings"],
     }

@@ -5,14 +5,18 @@ all counts to date); traffic, click-through over time and the per-city table are
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Callable, Dict, List, Optional
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
 
 from app.insights.best import city_of, lift_from_counts, lift_summary
 from app.insights.timeline import PeriodTally, tally
 from app.service.slot_stats import slot_stats
 from app.service.runtime import Runtime
+from app.service.savings import group_of, savings_dict, savings_of
+from app.service.slot_zone import slot_zone
 from app.storage import SlotConfig
 from app.storage.history import HistoryStore
 from bandit import GLOBAL
@@ -28,6 +32,8 @@ class SlotReport:
     lift_to_date: Optional[dict]  # None: no holdout data
     lift_in_period: Optional[dict]  # None: no holdout events in the period
     generated_at: datetime
+    savings: Optional[Dict[str, Any]] = None  # the period's saved traffic (app.service.savings.savings_dict)
+    savings_by_day: List[Tuple[date, Dict[str, Any]]] = field(default_factory=list)  # per day of the slot's zone
 
     def segment(self, name: str) -> Optional[Dict[str, Any]]:
         return next((s for s in self.stats["segments"] if s["segment"] == name), None)
@@ -70,8 +76,9 @@ def build_report(rt: Runtime, tenant: str, platform: str, slot_id: str, start: d
     progress(f"posteriors of {len(stats['segments'])} segments read")
 
     events = HistoryStore(rt.db).events(tenant, platform, slot_id, start, end, progress=hours_read)
-    period = tally(events, start, end, bucket)
+    period = tally(events, start, end, bucket, zone=slot_zone(slot))
     progress(f"event log: {period.events} events in the period")
+    savings, by_day = period_savings(rt, slot, period)
     treated, holdout = period.holdout_split()
     lift_in_period = None
     if holdout.impressions:
@@ -81,4 +88,24 @@ def build_report(rt: Runtime, tenant: str, platform: str, slot_id: str, start: d
                           **lift.as_dict()}
     return SlotReport(tenant=tenant, platform=platform, slot=slot, stats=stats, period=period,
                       lift_to_date=lift_summary(rt.counts.read_slot(tenant, platform, slot_id)),
-                      lift_in_period=lift_in_period, generated_at=end)
+                      lift_in_period=lift_in_period, generated_at=end, savings=savings, savings_by_day=by_day)
+
+
+def period_savings(rt: Runtime, slot: SlotConfig, period: PeriodTally) -> Tuple[Dict[str, Any], list]:
+    """Saved traffic of the period's impressions (grouped by the posterior that decided each one, judged by
+    the posteriors to date), in total and per day of the slot's zone."""
+    snapshot = rt.stored_snapshot(slot.tenant, slot.platform, slot.slot_id)
+
+    def of(days) -> Dict[str, Any]:
+        groups: Dict[str, Dict[str, int]] = {}
+        for day in days:
+            for segment, by_creative in period.decided_by_day.get(day, {}).items():
+                target = groups.setdefault(group_of(snapshot, segment), {})
+                for cid, n in by_creative.items():
+                    target[cid] = target.get(cid, 0) + n
+        rng = np.random.default_rng(0)  # fixed: the same counts always show the same interval
+        return savings_dict(savings_of(rt.policy.config, rt.revenue_policy.revenue_config, slot, snapshot, groups,
+                                       rng), slot.objective)
+
+    days = sorted(period.decided_by_day)
+    return of(days), [(day, of([day])) for day in days]

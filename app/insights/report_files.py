@@ -10,8 +10,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from app.insights.plots import figures
 from app.insights.report_data import SlotReport
+from app.service.slot_zone import zone_label
 
-CSV_FILES = ("traffic.csv", "posteriors.csv", "cities.csv", "lift.csv")
+CSV_FILES = ("traffic.csv", "posteriors.csv", "cities.csv", "lift.csv", "savings.csv")
 
 
 def write_report(report: SlotReport, out_dir: Path) -> List[Path]:
@@ -32,6 +33,10 @@ def write_report(report: SlotReport, out_dir: Path) -> List[Path]:
         _csv(out_dir / "lift.csv", ("scope", "bandit_impressions", "bandit_clicks", "holdout_impressions",
                                     "holdout_clicks", "treated_ctr", "holdout_ctr", "lift", "ci_low", "ci_high"),
              _lift_rows(report)),
+        _csv(out_dir / "savings.csv", ("day", "impressions", "non_performer_impressions",
+                                       "uniform_non_performer_impressions", "saved_share", "gain", "gain_ci95_low",
+                                       "gain_ci95_high", "non_performers"),
+             _savings_rows(report)),
     ]
     html = out_dir / "report.html"
     html.write_text(render_html(report), encoding="utf-8")
@@ -44,7 +49,8 @@ def render_html(report: SlotReport) -> str:
     env = Environment(loader=PackageLoader("app.insights", "templates"), autoescape=select_autoescape(["html"]))
     template = env.get_template("report.html")
     return template.render(report=report, period=report.period, images=images, cities=report.city_rows(),
-                           global_segment=report.segment("global"), pct=_pct, num=_fmt)
+                           global_segment=report.segment("global"), pct=_pct, num=_fmt,
+                           zone=zone_label(report.period.zone))
 
 
 def _posterior_rows(report: SlotReport) -> Iterable[Sequence]:
@@ -62,6 +68,16 @@ def _lift_rows(report: SlotReport) -> Iterable[Sequence]:
         yield (scope, lift["bandit"]["impressions"], lift["bandit"]["clicks"], lift["holdout"]["impressions"],
                lift["holdout"]["clicks"], _num(lift["treated_ctr"]), _num(lift["holdout_ctr"]), _num(lift["lift"]),
                _num(ci[0]), _num(ci[1]))
+
+
+def _savings_rows(report: SlotReport) -> Iterable[Sequence]:
+    """One row per day of the slot's zone, then the whole period ('total')."""
+    rows = list(report.savings_by_day) + ([("total", report.savings)] if report.savings else [])
+    for day, s in rows:
+        names = sorted({f"{g['segment']}/{c}" for g in s["segments"] for c in g["non_performers"]})
+        yield (day if isinstance(day, str) else day.isoformat(), s["impressions"], s["non_performer_impressions"],
+               _num(s["uniform_non_performer_impressions"]), _num(s["saved_share"]), _num(s["gain"]["value"]),
+               _num(s["gain"]["ci95"][0]), _num(s["gain"]["ci95"][1]), " ".join(names))
 
 
 def _csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:

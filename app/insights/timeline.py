@@ -6,7 +6,7 @@ A click counts in the bucket, city and policy of its own row (the click's time, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from app.storage.history import LoggedEvent
@@ -56,6 +56,9 @@ class PeriodTally:
     by_policy: Dict[str, ArmCounts] = field(default_factory=dict)
     by_creative: Dict[str, ArmCounts] = field(default_factory=dict)
     customers: Dict[str, CustomerSeen] = field(default_factory=dict)
+    # Impressions per local day (in ``zone``), per segment that decided them, per creative: saved traffic.
+    decided_by_day: Dict[date, Dict[str, Dict[str, int]]] = field(default_factory=dict)
+    zone: tzinfo = timezone.utc
     events: int = 0
     _holdout_nonces: set = field(default_factory=set, repr=False)
     _pending_clicks: list = field(default_factory=list, repr=False)  # nonces of clicks of unknown policy
@@ -73,6 +76,10 @@ class PeriodTally:
             _add(self.by_policy, policy, one)
         if event.customer_id:
             self._add_customer(event, one)
+        if event.kind == "impression":
+            day = self.decided_by_day.setdefault(event.event_time.astimezone(self.zone).date(), {})
+            by_creative = day.setdefault(event.segment or "global", {})
+            by_creative[event.creative_id] = by_creative.get(event.creative_id, 0) + 1
 
     def _policy(self, event: LoggedEvent) -> Optional[str]:
         """The policy of the decision behind an event. A click row carries no policy: it is 'holdout'
@@ -138,9 +145,11 @@ class PeriodTally:
         return treated + ArmCounts(0, len(self._pending_clicks) - late_holdout), holdout
 
 
-def tally(events: Iterable[LoggedEvent], start: datetime, end: datetime, bucket: str = "auto") -> PeriodTally:
-    """Sum the events of [start, end) in buckets of an hour or a day (see ``choose_bucket``)."""
-    result = PeriodTally(start=start, end=end, bucket=choose_bucket(start, end, bucket))
+def tally(events: Iterable[LoggedEvent], start: datetime, end: datetime, bucket: str = "auto",
+          zone: tzinfo = timezone.utc) -> PeriodTally:
+    """Sum the events of [start, end) in buckets of an hour or a day (see ``choose_bucket``); days of
+    ``decided_by_day`` are those of ``zone`` (the slot's)."""
+    result = PeriodTally(start=start, end=end, bucket=choose_bucket(start, end, bucket), zone=zone)
     for event in events:
         result.add(event)
     return result

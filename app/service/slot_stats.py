@@ -7,6 +7,7 @@ import numpy as np
 
 from app.errors import NotFound
 from app.service.runtime import Runtime
+from app.service.savings import counted_savings
 from app.storage import SlotConfig
 from app.storage.catalog import REVENUE
 from bandit import GLOBAL, ArmCounts, SlotSnapshot, choice_probabilities, posteriors_for
@@ -33,6 +34,7 @@ def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Opti
         "objective": slot.objective,
         "segments": [_segment_stats(rt, slot, snapshot, segment, rng) for segment in segments],
         "lift_over_holdout": _lift(snapshot),
+        "savings": counted_savings(rt, slot, snapshot),
     }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 from bandit.sim import demo_world
 from tests.app.insights.insights_data import add_counts, simulate_visitors
@@ -120,6 +121,10 @@ def test_dashboard_with_fixed_data_matches_the_reference_screenshot(browser, ser
     assert "20 impressions, 1 clicks" in page.inner_text("#traffic")
     # Lift: bandit 800 impressions / 54 clicks against holdout 120 / 3.
     assert "+170.0%" in page.inner_text("#lift") and "holdout 2.50% in 120" in page.inner_text("#lift")
+    # Saved traffic to date: pune (its own posterior) and the rest (global minus pune) judged separately.
+    stats = requests.get(f"{served}/slot/home-banner/stats?platform=web", headers=tenant.headers).json()["savings"]
+    assert (f"{stats['saved_share'] * 100:.0f}% of a uniform split's traffic" in page.inner_text("#savings")
+            and f"got {stats['non_performer_impressions']} of 920 impressions" in page.inner_text("#savings"))
     table = rows_text(page, "#posteriors tbody tr")
     assert [row.split()[:3] for row in table] == [
         ["autumn-sale", "460", "39"], ["free-delivery", "300", "14"], ["new-arrivals", "160", "4"]]

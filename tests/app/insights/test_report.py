@@ -42,7 +42,7 @@ def test_report_of_a_simulated_run_matches_the_visitors_and_the_stats_endpoint(c
     result = cli("report", "--tenant", tenant.name, "--slot", "home-banner", "--since", "2h", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == [str(out / name) for name in
-                                     ("report.html", "traffic.csv", "posteriors.csv", "cities.csv", "lift.csv")]
+                                     ("report.html", "traffic.csv", "posteriors.csv", "cities.csv", "lift.csv", "savings.csv")]
     assert re.search(r"event log: (\d+)/\1 hours read", result.stderr), result.stderr
     assert f"event log: {VISITORS + run.clicks} events in the period" in result.stderr
 

@@ -91,6 +91,7 @@ async function renderSlot() {
       percent(summary.holdout_share || 0, 0) + " \u00b7 " + (summary.active_creatives || 0) + " active creatives"),
     trafficCard(overview.traffic),
     liftCard(overview.lift),
+    savingsCard(overview.savings),
     posteriorCard(overview.segments),
   );
 }
@@ -121,6 +122,23 @@ function liftCard(lift) {
       lift.ci ? "  (95% interval " + signedPercent(lift.ci[0]) + " to " + signedPercent(lift.ci[1]) + ")" : ""),
     el("p", { class: "meta" }, "bandit " + percent(lift.treated_ctr, 2) + " click-through in " + lift.bandit.impressions +
       " impressions; holdout " + percent(lift.holdout_ctr, 2) + " in " + lift.holdout.impressions));
+  return card;
+}
+
+function savingsCard(savings) {
+  const card = el("div", { class: "card", id: "savings" }, el("h3", {}, "Saved traffic (to date)"));
+  if (!savings || savings.saved_share === null) {
+    card.append(el("p", { class: "lift-none" }, "no non-performer yet"));
+    return card;
+  }
+  const unit = savings.metric === "revenue" ? " revenue" : " clicks";
+  card.append(
+    el("p", {}, el("span", { class: "lift-value" }, percent(savings.saved_share, 0)),
+      " of a uniform split's traffic to non-performers saved"),
+    el("p", { class: "meta" }, "non-performers got " + savings.non_performer_impressions + " of " + savings.impressions +
+      " impressions (uniform: " + Math.round(savings.uniform_non_performer_impressions) + "); gain over uniform " +
+      savings.gain.value.toFixed(1) + unit + " (95% interval " + savings.gain.ci95[0].toFixed(1) + " to " +
+      savings.gain.ci95[1].toFixed(1) + ")"));
   return card;
 }
 
