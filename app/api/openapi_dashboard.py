@@ -22,7 +22,11 @@ SCHEMAS: Dict[str, Any] = {
                                "objective": {"type": "string"},
                                "holdout_share": {"type": "number", "minimum": 0, "maximum": 1},
                                "creatives": {"type": "integer", "minimum": 0},
-                               "active_creatives": {"type": "integer", "minimum": 0}}}},
+                               "active_creatives": {"type": "integer", "minimum": 0},
+                               "timezone": {"type": "string", "description": "IANA zone; UTC when unset or unknown"},
+                               "frequency_cap": {"type": "integer", "nullable": True},
+                               "warnings": {"type": "array", "items": {"type": "string"},
+                                            "description": "e.g. an unknown time zone (the slot decides in UTC)"}}}},
         },
     },
     "OverviewLift": {
