@@ -11,7 +11,6 @@ import click
 
 from app.clock import MOMENT_HELP
 from app.cli.common import CliError, connect, load_settings, window
-from app.service.slot_zone import zone_label
 
 MAX_PERIOD = timedelta(days=400)
 
@@ -141,6 +140,7 @@ def report(tenant: str, slot_id: str, platform: str, since: str, until: Optional
     """
     from app.insights.dispatch import send_report
     from app.insights.plots import PlottingUnavailable, require_matplotlib
+    from app.service.slot_zone import zone_label
 
     start, end = _period(since, until)
     destinations, delivery = destinations_from(webhook, email, report_url)
