@@ -96,8 +96,9 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
                    rng: np.random.Generator, now: datetime) -> Dict[str, Any]:
     city = segment[len("city:"):] if segment.startswith("city:") else None
     eligible = [c.creative_id for c in slot.eligible_at(city, now)]
-    # Eligible creatives, and any other with history here (paused or removed ones keep their counts).
-    creative_ids = sorted(set(eligible) | set(snapshot.segments.get(segment, {})))
+    # Eligible creatives, those out of their flight or hours now (their status says so), and any other
+    # with history here (paused or removed ones keep their counts).
+    creative_ids = sorted({c.creative_id for c in slot.eligible(city)} | set(snapshot.segments.get(segment, {})))
     if not creative_ids:
         return {"segment": segment, "decided_by": GLOBAL, "creatives": []}
     config = rt.policy.config
