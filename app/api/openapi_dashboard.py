@@ -64,6 +64,8 @@ SCHEMAS: Dict[str, Any] = {
             "savings": ref("Savings"),
             "segments": {"type": "array", "items": ref("SegmentStats"),
                          "description": "As GET /slot/{slot_id}/stats, without the holdout segment"},
+            "timezone": {"type": "string", "description": "IANA zone of the slot (UTC when unset or unknown)"},
+            "local_time": {"type": "string", "format": "date-time", "description": "Now, in the slot's zone"},
         },
     },
 }

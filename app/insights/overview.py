@@ -58,6 +58,8 @@ def slot_overview(rt: Runtime, tenant: str, platform: str, slot_id: str, window_
         "platform": platform,
         "traffic": {"window_s": window_s, "impressions": total, "clicks": recent.clicks, "creatives": traffic},
         "lift": lift_summary(rt.counts.read_slot(tenant, platform, slot_id)),
+        "timezone": stats["timezone"],  # the creatives' hours and the slot's days are in this zone
+        "local_time": stats["local_time"],
         "segments": segments,
         "savings": stats["savings"],
     }
