@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Dict
 
-from app.api import openapi_dashboard, openapi_savings
+from app.api import openapi_dashboard, openapi_parts, openapi_savings
 from app.api.openapi_parts import NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref
 
 SCHEMAS: Dict[str, Any] = {
@@ -54,7 +54,12 @@ SCHEMAS: Dict[str, Any] = {
             "ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
                      "description": "Equal-tailed 95% credible interval"},
             "p_best": {**NUMBER_OR_NULL, "description": "P(this creative has the highest rate); null if not eligible"},
-            "eligible": {"type": "boolean"},
+            "eligible": {"type": "boolean", "description": "May be shown in this segment's city right now"},
+            "status": {"type": "string", "enum": ["serving", "paused", "other_cities", "not_started", "ended",
+                                                  "outside_hours", "removed"],
+                       "description": "Why it is or is not shown now: flight (not_started, ended), hours in the "
+                                      "slot's time zone (outside_hours), active (paused), cities (other_cities); "
+                                      "removed = history of a creative no longer configured"},
             "revenue": ref("OfferStats"),
         },
     },
@@ -87,6 +92,7 @@ SCHEMAS: Dict[str, Any] = {
         "type": "object", "required": ["slot_id", "platform", "objective", "segments", "lift_over_holdout", "savings"],
         "properties": {"slot_id": {"type": "string"}, "platform": {"type": "string"},
                        "objective": {"type": "string", "enum": ["clicks", "revenue"]},
+                       **openapi_parts.SERVING_CONTROLS,
                        "segments": {"type": "array", "items": ref("SegmentStats")},
                        "lift_over_holdout": ref("Lift"),
                        "savings": ref("Savings")},
@@ -192,9 +198,14 @@ def spec() -> Dict[str, Any]:
                 "summary": "Choose a creative for one request",
                 "security": api_key,
                 "parameters": [SLOT_PATH, PLATFORM, query("city", "Visitor's city (pooled toward the slot)"),
-                               query("segment", "Tenant-named segment"), query("customer_id", "Visitor id"),
+                               query("segment", "Tenant-named segment"), query("customer_id", "Visitor id (frequency caps count per customer_id; without it "
+                                                            "a request is not capped)"),
                                query("referrer", "Where the visitor came from")],
-                "responses": {"200": json_body(ref("Decision"), "The chosen creative"), **errors(400, 401, 404, 503)},
+                "responses": {"200": json_body(ref("Decision"), "The chosen creative"), **errors(400, 401, 503),
+                              "404": json_body(ref("Error"), "Unknown slot (also another tenant's); code "
+                                               "no_eligible_creative: no creative for this city, flight and hour; "
+                                               "code frequency_capped: every eligible creative reached the slot's "
+                                               "frequency_cap for this customer_id")},
             }},
             "/click": {"post": {
                 "summary": "Report the click of a decision (counted once)",

@@ -22,7 +22,11 @@ SCHEMAS: Dict[str, Any] = {
                                "objective": {"type": "string"},
                                "holdout_share": {"type": "number", "minimum": 0, "maximum": 1},
                                "creatives": {"type": "integer", "minimum": 0},
-                               "active_creatives": {"type": "integer", "minimum": 0}}}},
+                               "active_creatives": {"type": "integer", "minimum": 0},
+                               "timezone": {"type": "string", "description": "IANA zone; UTC when unset or unknown"},
+                               "frequency_cap": {"type": "integer", "nullable": True},
+                               "warnings": {"type": "array", "items": {"type": "string"},
+                                            "description": "e.g. an unknown time zone (the slot decides in UTC)"}}}},
         },
     },
     "OverviewLift": {
@@ -60,6 +64,8 @@ SCHEMAS: Dict[str, Any] = {
             "savings": ref("Savings"),
             "segments": {"type": "array", "items": ref("SegmentStats"),
                          "description": "As GET /slot/{slot_id}/stats, without the holdout segment"},
+            "timezone": {"type": "string", "description": "IANA zone of the slot (UTC when unset or unknown)"},
+            "local_time": {"type": "string", "format": "date-time", "description": "Now, in the slot's zone"},
         },
     },
 }

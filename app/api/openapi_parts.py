@@ -29,3 +29,15 @@ def query(name: str, description: str, required: bool = False) -> Dict[str, Any]
 
 SLOT_PATH = {"name": "slot_id", "in": "path", "required": True, "schema": {"type": "string"}}
 PLATFORM = query("platform", "Platform of the slot (web, android, ...)", required=True)
+
+
+# The serving controls of a slot (slots.timezone, frequency_cap, frequency_window_s) as stats show them.
+SERVING_CONTROLS = {
+    "timezone": {"type": "string", "description": "IANA zone of the slot's hours and days; UTC when unset or unknown"},
+    "local_time": {"type": "string", "format": "date-time", "description": "Now, in the slot's zone"},
+    "frequency_cap": {"type": "integer", "nullable": True, "minimum": 1,
+                      "description": "Impressions of one creative per customer_id and window; null = no cap"},
+    "frequency_window_s": {"type": "integer", "minimum": 1},
+    "warnings": {"type": "array", "items": {"type": "string"},
+                 "description": "Configuration problems, e.g. an unknown time zone (the slot then decides in UTC)"},
+}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from typing import Optional, Tuple
 
 import click
@@ -75,9 +75,11 @@ def moment(value: str, name: str, now: Optional[datetime] = None) -> datetime:
         raise CliError(str(error)) from None
 
 
-def window(since: str, until: Optional[str], now: Optional[datetime] = None) -> Tuple[datetime, datetime]:
-    """``(start, end)`` of ``--since``/``--until`` (ISO date, date-time or an age like 7d), or one line."""
+def window(since: str, until: Optional[str], now: Optional[datetime] = None,
+           zone: tzinfo = timezone.utc) -> Tuple[datetime, datetime]:
+    """``(start, end)`` of ``--since``/``--until`` (ISO date, date-time or an age like 7d; dates and
+    date-times without an offset in ``zone``), or one line."""
     try:
-        return parse_window(since, until, now)
+        return parse_window(since, until, now, zone)
     except MomentError as error:
         raise CliError(str(error)) from None

@@ -15,8 +15,10 @@ from app.cli.common import CliError, connect, load_settings, window
 MAX_PERIOD = timedelta(days=400)
 
 
-def _period(since: str, until: Optional[str]) -> tuple:
-    start, end = window(since, until)
+def _period(since: str, until: Optional[str], zone=None) -> tuple:
+    """The period of --since/--until, dates read in ``zone`` (the slot's; UTC to check the syntax
+    before the slot is read), or one line."""
+    start, end = window(since, until, zone=zone) if zone is not None else window(since, until)
     if end - start > MAX_PERIOD:
         raise CliError(f"the period is longer than {MAX_PERIOD.days} days: pass a later --since")
     return start, end
@@ -138,6 +140,7 @@ def report(tenant: str, slot_id: str, platform: str, since: str, until: Optional
     """
     from app.insights.dispatch import send_report
     from app.insights.plots import PlottingUnavailable, require_matplotlib
+    from app.service.slot_zone import zone_label
 
     start, end = _period(since, until)
     destinations, delivery = destinations_from(webhook, email, report_url)
@@ -146,10 +149,13 @@ def report(tenant: str, slot_id: str, platform: str, since: str, until: Optional
     except PlottingUnavailable as error:
         raise CliError(str(error)) from None
     readers = _readers(tenant)
-    if guarded(lambda: readers.catalog.load_slot(tenant, platform, slot_id)) is None:
+    slot = guarded(lambda: readers.catalog.load_slot(tenant, platform, slot_id))
+    if slot is None:
         raise CliError(f"unknown slot {slot_id!r} on platform {platform!r} of tenant {tenant!r}")
-    click.echo(f"report of {tenant}/{platform}/{slot_id} from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
-               err=True)
+    start, end = _period(since, until, slot.zone)  # dates are midnights of the slot's zone
+    zone = zone_label(slot.zone)
+    click.echo(f"report of {tenant}/{platform}/{slot_id} from {start.astimezone(slot.zone):%Y-%m-%d %H:%M} to "
+               f"{end.astimezone(slot.zone):%Y-%m-%d %H:%M} {zone}", err=True)
     try:
         sent = guarded(lambda: send_report(readers, tenant, platform, slot_id, start, end, out_dir, destinations,
                                         delivery, progress=_progress, bucket=bucket, hours_read=_throttled()))
@@ -223,6 +229,9 @@ def export_segments(tenant: str, slot_id: str, platform: str, out_file: str, ran
     period = _period(since, until) if customers else None
     readers = _readers(tenant)
     if customers:
+        slot = guarded(lambda: readers.catalog.load_slot(tenant, platform, slot_id))
+        if slot is not None:  # dates are midnights of the slot's zone (an unknown slot fails below)
+            period = _period(since, until, slot.zone)
         rows = guarded(lambda: list(best_per_customer(readers, tenant, platform, slot_id, *period, rank_by,
                                                    progress=_throttled())))
     else:

@@ -11,6 +11,7 @@ from app.insights.best import lift_summary
 from app.insights.timeline import tally
 from app.service.slot_stats import slot_stats
 from app.service.runtime import Runtime
+from app.service.slot_zone import zone_label
 from app.storage.history import HistoryStore
 
 DEFAULT_WINDOW_S = 3600
@@ -30,6 +31,9 @@ def list_slots(rt: Runtime, tenant: str, platform: str) -> Dict[str, Any]:
             "holdout_share": summary.holdout_share,
             "creatives": len(creatives),
             "active_creatives": sum(1 for c in creatives if c.active),
+            "timezone": zone_label(config.zone) if config else "UTC",
+            "frequency_cap": config.frequency_cap if config else None,
+            "warnings": [config.timezone_warning] if config and config.timezone_warning else [],
         })
     return {"platform": platform, "platforms": rt.catalog.platforms(tenant), "slots": slots}
 
@@ -54,6 +58,8 @@ def slot_overview(rt: Runtime, tenant: str, platform: str, slot_id: str, window_
         "platform": platform,
         "traffic": {"window_s": window_s, "impressions": total, "clicks": recent.clicks, "creatives": traffic},
         "lift": lift_summary(rt.counts.read_slot(tenant, platform, slot_id)),
+        "timezone": stats["timezone"],  # the creatives' hours and the slot's days are in this zone
+        "local_time": stats["local_time"],
         "segments": segments,
         "savings": stats["savings"],
     }

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 
 from app.insights.report_data import SlotReport
 from app.insights.timeline import BUCKETS
+from app.service.slot_zone import zone_label
 
 
 class PlottingUnavailable(Exception):
@@ -43,7 +44,8 @@ def figures(report: SlotReport) -> Dict[str, Optional[bytes]]:
 
 def _series(report: SlotReport):
     rows = report.period.series()
-    starts = report.period.bucket_starts()
+    # Naive wall-clock times of the slot's zone: matplotlib would draw aware times in UTC.
+    starts = [start.replace(tzinfo=None) for start in report.period.bucket_starts()]
     creatives = sorted(report.period.by_creative)
     by_creative: Dict[str, List] = {c: [] for c in creatives}
     for _start, creative_id, _imp, _clicks, share, ctr in rows:
@@ -67,7 +69,8 @@ def traffic_share(report: SlotReport) -> Optional[bytes]:
     ax.set_ylim(0, 1)
     ax.set_xlim(starts[0], starts[-1] + BUCKETS[report.period.bucket])
     ax.set_ylabel("share of impressions")
-    ax.set_title(f"Traffic share per creative (per {report.period.bucket}, UTC; empty: no impressions)")
+    ax.set_title(f"Traffic share per creative (per {report.period.bucket}, {zone_label(report.period.zone)}; "
+                 "empty: no impressions)")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.autofmt_xdate()
     return _png(plt, fig)
@@ -88,7 +91,7 @@ def click_through(report: SlotReport) -> Optional[bytes]:
     ax.yaxis.set_major_formatter(_percent_axis())
     ax.set_ylim(bottom=0)
     ax.set_xlim(starts[0], starts[-1] + step)
-    ax.set_title(f"Click-through per creative (per {report.period.bucket}, UTC)")
+    ax.set_title(f"Click-through per creative (per {report.period.bucket}, {zone_label(report.period.zone)})")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.autofmt_xdate()
     return _png(plt, fig)

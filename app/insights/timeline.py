@@ -26,10 +26,19 @@ def choose_bucket(start: datetime, end: datetime, bucket: str = "auto") -> str:
     return "day" if end - start > AUTO_DAY_AFTER else "hour"
 
 
-def bucket_start(moment: datetime, bucket: str) -> datetime:
-    """The UTC start of the hour or day that holds moment."""
-    moment = moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0) if bucket == "day" else moment
+def bucket_start(moment: datetime, bucket: str, zone: tzinfo = timezone.utc) -> datetime:
+    """The start of the hour or day of ``zone`` that holds moment, as a time of ``zone``. In Asia/Kolkata
+    a day starts at 18:30 UTC and an hour at half past a UTC hour."""
+    local = moment.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    return local.replace(hour=0) if bucket == "day" else local
+
+
+def next_bucket(start: datetime, bucket: str, zone: tzinfo = timezone.utc) -> datetime:
+    """The start of the bucket after the one that starts at ``start``: the next local midnight for days
+    (23 or 25 hours away when daylight saving begins or ends), one real hour later for hours."""
+    if bucket == "day":
+        return bucket_start(start.replace(hour=12) + BUCKETS["day"], "day", zone)
+    return (start.astimezone(timezone.utc) + BUCKETS["hour"]).astimezone(zone)
 
 
 @dataclass
@@ -67,7 +76,7 @@ class PeriodTally:
         """Count one event everywhere it belongs."""
         one = ArmCounts(1, 0) if event.kind == "impression" else ArmCounts(0, 1)
         self.events += 1
-        bucket = self.by_bucket.setdefault(bucket_start(event.event_time, self.bucket), {})
+        bucket = self.by_bucket.setdefault(bucket_start(event.event_time, self.bucket, self.zone), {})
         _add(bucket, event.creative_id, one)
         _add(self.by_creative, event.creative_id, one)
         _add(self.by_city, event.city or "(none)", one)
@@ -114,12 +123,11 @@ class PeriodTally:
         return sum(c.clicks for c in self.by_creative.values())
 
     def bucket_starts(self) -> List[datetime]:
-        """Every bucket of the period, including empty ones, oldest first."""
-        step, moment, last = BUCKETS[self.bucket], bucket_start(self.start, self.bucket), self.end
-        starts = []
-        while moment < last:
+        """Every bucket of the period, including empty ones, oldest first, as times of the slot's zone."""
+        moment, starts = bucket_start(self.start, self.bucket, self.zone), []
+        while moment < self.end:
             starts.append(moment)
-            moment += step
+            moment = next_bucket(moment, self.bucket, self.zone)
         return starts
 
     def series(self) -> List[Tuple[datetime, str, int, int, Optional[float], Optional[float]]]:
@@ -147,9 +155,10 @@ class PeriodTally:
 
 def tally(events: Iterable[LoggedEvent], start: datetime, end: datetime, bucket: str = "auto",
           zone: tzinfo = timezone.utc) -> PeriodTally:
-    """Sum the events of [start, end) in buckets of an hour or a day (see ``choose_bucket``); days of
-    ``decided_by_day`` are those of ``zone`` (the slot's)."""
-    result = PeriodTally(start=start, end=end, bucket=choose_bucket(start, end, bucket), zone=zone)
+    """Sum the events of [start, end) in buckets of an hour or a day (see ``choose_bucket``) of ``zone``
+    (the slot's), like the days of ``decided_by_day``; ``start`` and ``end`` are kept as times of ``zone``."""
+    result = PeriodTally(start=start.astimezone(zone), end=end.astimezone(zone),
+                         bucket=choose_bucket(start, end, bucket), zone=zone)
     for event in events:
         result.add(event)
     return result

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from app import metrics
+from app.clock import now_utc
 from app.errors import NotFound
 from app.service.feature_segments import feature_segment
+from app.service.frequency import FrequencyCounts
 from app.service.runtime import Runtime
 from app.storage.impressions import Impression
-from app.storage.catalog import REVENUE
+from app.storage.catalog import REVENUE, Creative, SlotConfig
 from app.decision_ids import DecisionToken
 from bandit import GLOBAL, Decision
 from bandit.holdout import HOLDOUT, in_holdout, uniform_choice
@@ -61,25 +63,25 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
     feature = feature_segment(rt, req.tenant, req.platform, req.slot_id, req.customer_id, req.segment)
     if feature is not None:
         req = replace(req, feature=feature)
-    eligible = slot.eligible(req.city)
+    now = now_utc()
+    eligible = slot.eligible_at(req.city, now)
     if not eligible:
-        raise NotFound("the slot has no active creative for this city", "no_eligible_creative")
-    by_id = {c.creative_id: c for c in eligible}
-    policy = POLICY
-    if in_holdout(slot.holdout_share, req.tenant, req.platform, req.slot_id, req.customer_id, _HOLDOUT_RNG):
-        policy = HOLDOUT
-        index, propensity = uniform_choice(len(eligible), _HOLDOUT_RNG)
-        choice = Decision(eligible[index].creative_id, HOLDOUT, propensity)
-    else:
-        snapshot = rt.snapshot(req.tenant, req.platform, req.slot_id)
-        segment, ids = req.deciding_segment(), tuple(by_id)
-        if slot.objective == REVENUE:  # value per impression: click x purchase x (1 - refund) x amount
-            prices = {c.creative_id: c.price for c in eligible if c.price}  # a free or unpriced offer: None
-            choice = rt.revenue_policy.decide(snapshot, segment, ids, prices)
-            rt.prewarmer.note((req.tenant, req.platform, req.slot_id), rt.revenue_policy, segment, ids, prices)
-        else:
-            choice = rt.policy.decide(snapshot, segment, ids)
-            rt.prewarmer.note((req.tenant, req.platform, req.slot_id), rt.policy, segment, ids)
+        raise NotFound("the slot has no creative for this city at this time", "no_eligible_creative")
+    holdout = in_holdout(slot.holdout_share, req.tenant, req.platform, req.slot_id, req.customer_id, _HOLDOUT_RNG)
+    policy = HOLDOUT if holdout else POLICY
+    caps = FrequencyCounts.read(rt.frequency, slot, req.customer_id, now)
+    while True:
+        # Eligibility is the policy's input: the propensity is over the creatives really eligible now.
+        capped = caps.capped() if caps else frozenset()
+        candidates = tuple(c for c in eligible if c.creative_id not in capped)
+        if not candidates:
+            raise NotFound("every creative eligible here has reached the slot's frequency cap for this customer",
+                           "frequency_capped")
+        choice = _choose(rt, req, slot, candidates, holdout, note=not capped)
+        if caps is None or caps.claim(choice.creative_id):
+            break
+        # Concurrent requests took the customer's last impressions of this creative: decide again without it.
+    by_id = {c.creative_id: c for c in candidates}
     creative = by_id[choice.creative_id]
 
     issued_ms = int(time.time() * 1000)
@@ -103,6 +105,26 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
         "policy": policy,
         "propensity": round(float(choice.propensity), 6),
     }
+
+
+def _choose(rt: Runtime, req: DecisionRequest, slot: SlotConfig, candidates: Tuple[Creative, ...], holdout: bool,
+            note: bool = True) -> Decision:
+    """One creative among ``candidates`` with its propensity: a uniform pick in the holdout, else the
+    slot's policy. ``note`` lets the prewarmer remember the lookup (not for per-customer capped sets)."""
+    if holdout:
+        index, propensity = uniform_choice(len(candidates), _HOLDOUT_RNG)
+        return Decision(candidates[index].creative_id, HOLDOUT, propensity)
+    snapshot = rt.snapshot(req.tenant, req.platform, req.slot_id)
+    segment, ids, key = req.deciding_segment(), tuple(c.creative_id for c in candidates), (req.tenant, req.platform,
+                                                                                           req.slot_id)
+    if slot.objective == REVENUE:  # value per impression: click x purchase x (1 - refund) x amount
+        prices = {c.creative_id: c.price for c in candidates if c.price}  # a free or unpriced offer: None
+        if note:
+            rt.prewarmer.note(key, rt.revenue_policy, segment, ids, prices)
+        return rt.revenue_policy.decide(snapshot, segment, ids, prices)
+    if note:
+        rt.prewarmer.note(key, rt.policy, segment, ids)
+    return rt.policy.decide(snapshot, segment, ids)
 
 
 def _queue_impression(rt: Runtime, req: DecisionRequest, token: DecisionToken, decision_id: str,

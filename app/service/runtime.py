@@ -14,6 +14,7 @@ from app.service.impression_writer import ImpressionWriter
 from app.service.prewarm import Prewarmer
 from app.settings import Settings
 from app.storage import CatalogStore, CountsStore, EventStore, SlotConfig, TenantStore, hash_key
+from app.storage.frequency import FrequencyStore
 from app.storage.priors import PriorsStore
 from app.storage.revenue import RevenueStore
 from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
@@ -43,6 +44,7 @@ class Runtime:
     slots: RefreshingCache
     snapshots: RefreshingCache
     prewarmer: Prewarmer
+    frequency: FrequencyStore  # frequency-cap claims (slots with frequency_cap, requests with customer_id)
     publisher: Optional[object] = None  # app.stream.publisher.KafkaPublisher in Kafka mode
 
     @classmethod
@@ -70,6 +72,7 @@ class Runtime:
         return cls(
             publisher=publisher,
             prewarmer=prewarmer,
+            frequency=FrequencyStore(db),
             settings=settings,
             db=db,
             tenants=tenants,

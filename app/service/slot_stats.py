@@ -1,13 +1,16 @@
 """GET /slot/<id>/stats: what the slot has learned, per segment and creative, or per referrer."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from app.clock import now_utc
 from app.errors import NotFound
 from app.service.runtime import Runtime
 from app.service.savings import counted_savings
+from app.service.slot_zone import zone_label
 from app.storage import SlotConfig
 from app.storage.catalog import REVENUE
 from bandit import GLOBAL, ArmCounts, SlotSnapshot, choice_probabilities, posteriors_for
@@ -15,12 +18,15 @@ from bandit.holdout import HOLDOUT
 from bandit.lift import lift_over_holdout
 from bandit.revenue_stats import revenue_summaries
 
+REMOVED = "removed"  # status of a creative with history that is no longer configured
 # P(best) by Monte Carlo with 20,000 joint draws: standard error <= sqrt(0.25 / 20000) = 0.0035.
 P_BEST_DRAWS = 20_000
 
 
-def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Optional[str]) -> Dict[str, Any]:
+def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Optional[str],
+               now: Optional[datetime] = None) -> Dict[str, Any]:
     slot = _slot(rt, tenant, platform, slot_id)
+    now = now or now_utc()
     # Stats read storage directly (not the decision cache) so they show every write that has landed.
     snapshot = rt.stored_snapshot(tenant, platform, slot_id)
     if city is not None:
@@ -32,7 +38,8 @@ def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Opti
         "slot_id": slot_id,
         "platform": platform,
         "objective": slot.objective,
-        "segments": [_segment_stats(rt, slot, snapshot, segment, rng) for segment in segments],
+        **serving_controls(slot, now),
+        "segments": [_segment_stats(rt, slot, snapshot, segment, rng, now) for segment in segments],
         "lift_over_holdout": _lift(snapshot),
         "savings": counted_savings(rt, slot, snapshot),
     }
@@ -68,12 +75,30 @@ def _slot(rt: Runtime, tenant: str, platform: str, slot_id: str) -> SlotConfig:
     return slot
 
 
+def serving_controls(slot: SlotConfig, now: datetime) -> Dict[str, Any]:
+    """The slot's zone (with the local time now), its frequency cap and any configuration warning."""
+    return {
+        "timezone": zone_label(slot.zone),
+        "local_time": now.astimezone(slot.zone).replace(microsecond=0).isoformat(),
+        "frequency_cap": slot.frequency_cap,
+        "frequency_window_s": slot.frequency_window_s,
+        "warnings": [slot.timezone_warning] if slot.timezone_warning else [],
+    }
+
+
+def creative_status(slot: SlotConfig, creative_id: str, city: Optional[str], now: datetime) -> str:
+    """Why a creative is or is not shown in ``city`` now (app.storage.catalog STATUSES), or 'removed'."""
+    creative = slot.creative(creative_id)
+    return creative.status(city, now, slot.zone) if creative is not None else REMOVED
+
+
 def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segment: str,
-                   rng: np.random.Generator) -> Dict[str, Any]:
+                   rng: np.random.Generator, now: datetime) -> Dict[str, Any]:
     city = segment[len("city:"):] if segment.startswith("city:") else None
-    eligible = [c.creative_id for c in slot.eligible(city)]
-    # Eligible creatives, and any other with history here (paused or removed ones keep their counts).
-    creative_ids = sorted(set(eligible) | set(snapshot.segments.get(segment, {})))
+    eligible = [c.creative_id for c in slot.eligible_at(city, now)]
+    # Eligible creatives, those out of their flight or hours now (their status says so), and any other
+    # with history here (paused or removed ones keep their counts).
+    creative_ids = sorted({c.creative_id for c in slot.eligible(city)} | set(snapshot.segments.get(segment, {})))
     if not creative_ids:
         return {"segment": segment, "decided_by": GLOBAL, "creatives": []}
     config = rt.policy.config
@@ -102,6 +127,7 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
             "ci95": [round(low, 6), round(high, 6)],
             "p_best": round(float(p_best[cid]), 4) if cid in p_best else None,
             "eligible": cid in p_best,
+            "status": creative_status(slot, cid, city, now),
             **({"revenue": revenue[cid]} if cid in revenue else {}),
         })
     return {"segment": segment, "decided_by": used, "creatives": rows}

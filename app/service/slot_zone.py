@@ -1,28 +1,25 @@
-"""The time zone of a slot: where its days (reports, schedules) begin and end.
+"""The time zone of a slot: where its days (reports, schedules) and its creatives' hours begin and end.
 
-Slots have no time zone column yet, so every slot is in UTC. Once ``slots.timezone`` (an IANA name,
-null = UTC) is loaded into ``SlotConfig.timezone``, this is the one place that reads it.
+``slots.timezone`` holds an IANA name (null = UTC); ``app.storage.catalog`` reads it into
+``SlotConfig.zone`` (UTC, with a warning, for a name this system does not know). This module is
+the one place that turns a slot, or a name, into a zone for output.
 """
 from __future__ import annotations
 
 from datetime import timezone, tzinfo
 from typing import Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.storage.catalog import zone_of
 
 
 def zone_named(name: Optional[str]) -> tzinfo:
     """The zone of an IANA name; UTC for None, an empty name or a name this system does not know."""
-    if not name:
-        return timezone.utc
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+    return zone_of(name)[0]
 
 
 def slot_zone(slot) -> tzinfo:
-    """The zone of a slot (``SlotConfig``, or None for an unknown slot): UTC until slots carry a zone."""
-    return zone_named(getattr(slot, "timezone", None))
+    """The zone of a slot (``SlotConfig``, or None for an unknown slot: UTC)."""
+    return getattr(slot, "zone", None) or timezone.utc
 
 
 def zone_label(zone: tzinfo) -> str:

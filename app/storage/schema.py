@@ -15,6 +15,7 @@ from typing import Callable, Iterator, List
 from cassandra import InvalidRequest
 from cassandra.cluster import Session
 
+from app.storage.catalog import zone_of
 from app.storage.db import connect_cluster
 from app.settings import REPO_ROOT, Settings
 
@@ -112,6 +113,24 @@ def _use_keyspace(cluster, session: Session, keyspace: str, wait_s: float = 60.0
             time.sleep(0.5)
 
 
+def config_warnings(session: Session) -> List[str]:
+    """Serving controls the service cannot use as written (it falls back and logs the same): unknown
+    time zones, hours outside 0-23 and flights that end before they start. Reads every slot and creative."""
+    warnings = []
+    for row in session.execute("SELECT tenant, platform, slot_id, timezone FROM slots"):
+        _, problem = zone_of(row["timezone"])
+        if problem:
+            warnings.append(f"slot {row['tenant']}/{row['platform']}/{row['slot_id']}: {problem}")
+    for row in session.execute("SELECT tenant, platform, slot_id, creative_id, starts_at, ends_at, hours FROM creatives"):
+        name = f"creative {row['tenant']}/{row['platform']}/{row['slot_id']}/{row['creative_id']}"
+        hours, starts_at, ends_at = row["hours"] or (), row["starts_at"], row["ends_at"]
+        if any(not 0 <= h <= 23 for h in hours):
+            warnings.append(f"{name}: hours must be 0-23, but {sorted(hours)} is given")
+        if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+            warnings.append(f"{name}: ends_at is not after starts_at: the creative is never shown")
+    return warnings
+
+
 def apply_schema(settings: Settings, log: Callable[[str], None] = print) -> None:
     """Create the keyspace and every table; safe to run again at any time."""
     cluster, session = connect_cluster(settings, connect_timeout=10)
@@ -124,5 +143,7 @@ def apply_schema(settings: Settings, log: Callable[[str], None] = print) -> None
             log(f"applied {path.name} ({count} statements)")
         # DDL is asynchronous across a cluster; wait until every node agrees.
         cluster.control_connection.wait_for_schema_agreement()
+        for warning in config_warnings(session):
+            log(f"warning: {warning}")
     finally:
         cluster.shutdown()

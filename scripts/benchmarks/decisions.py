@@ -38,6 +38,7 @@ from flask import Flask, jsonify
 from app.devservers.processes import port_in_use
 from app.api.server import gunicorn_options, run
 from app.settings import REPO_ROOT, Settings, SettingsError
+from benchmarks.capped import format_capped, measure_capped
 from benchmarks.wrk import PACING_LUA, PERCENTILES, WrkError, WrkResult, pacing_interval_ms, parse_paced, run_wrk
 
 bare_app = Flask(__name__)
@@ -113,6 +114,7 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
         summary = {name: median_result(results) for name, results in rounds.items()}
         half = _half_load(urls, api_key, options, summary["decision"]["requests_per_s"] / 2, progress)
         writer = _impression_counts(servers["decision"])
+        capped = measure_capped(settings, progress=progress)
     workers = gunicorn_options(HOST, 0, options.workers)["workers"]
     results = {
         "ratio": summary["decision"]["requests_per_s"] / summary["bare"]["requests_per_s"],
@@ -122,6 +124,7 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
         "half_load_p99_target_ms": HALF_LOAD_P99_TARGET_MS,
         "rounds": {name: [asdict(r) for r in results] for name, results in rounds.items()},
         "impressions": writer,
+        "frequency_cap": capped,
         "setup": {"gunicorn_workers": workers, "worker_class": gunicorn_options(HOST, 0)["worker_class"],
                   "wrk": f"-t{options.threads} -c{options.connections} -d{options.duration_s}s --latency",
                   "rounds": options.rounds, "decision_path": DECISION_PATH, "keyspace": settings.keyspace,
@@ -360,7 +363,7 @@ def format_report(results: dict) -> str:
         f"median of {setup['rounds']} alternating rounds; Cassandra {setup['cassandra']}",
         f"machine: nproc {machine['nproc']}; load average before the run {_loads(machine['load_average_before'])}, "
         f"before wrk {_loads(machine['load_average_before_wrk'])}",
-    ])
+    ] + (["", format_capped(results["frequency_cap"])] if "frequency_cap" in results else []))
 
 
 def _loads(loads: List[float]) -> str:

@@ -1,5 +1,6 @@
 """End to end through ``slotbandit serve`` (gunicorn, 2 workers): what only a real server shows."""
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -74,3 +75,27 @@ def test_metrics_are_summed_over_workers(server, tenant):
               and 'code="missing_platform"' in line and 'status="400"' in line]
     assert len(errors) == 1 and float(errors[0].split()[-1]) == 1.0
     assert "slotbandit_request_duration_seconds_bucket" in text
+
+
+def test_frequency_cap_holds_for_one_customer_hammering_two_workers(server, tenant):
+    """24 threads decide at once for one customer through two gunicorn workers: cap 3 per creative, so
+    exactly 6 decisions over creatives a and b succeed and every other one is 404 frequency_capped."""
+    tenant.add_slot("home", creatives=["a", "b"])
+    tenant.db.execute("UPDATE slots SET frequency_cap = 3 WHERE tenant = ? AND platform = 'web' AND slot_id = 'home'",
+                      (tenant.name,))
+    url = f"{server.url}/slot/home/creative"  # new to both workers: each reads the slot with its cap
+    barrier = threading.Barrier(24)
+
+    def hammer(_):
+        barrier.wait()
+        with requests.Session() as http:
+            answers = [http.get(url, params={"platform": "web", "customer_id": "u1"}, headers=tenant.headers,
+                                timeout=30) for _ in range(3)]
+        return [(a.status_code, a.json()) for a in answers]
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = [answer for batch in pool.map(hammer, range(24)) for answer in batch]
+    shown = Counter(body["creative"]["creative_id"] for code, body in answers if code == 200)
+    assert shown == Counter({"a": 3, "b": 3})
+    assert all(body["error"]["code"] == "frequency_capped" for code, body in answers if code != 200)
+    assert len(answers) == 72

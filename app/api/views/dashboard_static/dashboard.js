@@ -84,6 +84,7 @@ async function renderSlot() {
   const view = $("slot-view");
   if (!state.slot) { view.replaceChildren(); return; }
   const overview = await api("/slot/" + encodeURIComponent(state.slot) + "/overview?platform=" + encodeURIComponent(platform()));
+  state.zone = overview.timezone ? { timezone: overview.timezone, local_time: overview.local_time } : null;
   const summary = state.slots.find((s) => s.slot_id === state.slot) || {};
   view.replaceChildren(
     el("h2", { id: "slot-title" }, overview.slot_id),
@@ -142,6 +143,13 @@ function savingsCard(savings) {
   return card;
 }
 
+const NOT_SHOWN = { not_started: "flight not started", ended: "flight ended", outside_hours: "outside its hours",
+  paused: "paused", other_cities: "other cities", removed: "removed" };
+
+function notShown(c) {
+  return "not eligible" + (NOT_SHOWN[c.status] ? " (" + NOT_SHOWN[c.status] + ")" : "");
+}
+
 function posteriorCard(segments) {
   const card = el("div", { class: "card", id: "posteriors" }, el("h3", {}, "Posteriors (95% credible intervals)"));
   if (!segments.some((s) => s.segment === state.segment)) state.segment = "global";
@@ -156,6 +164,10 @@ function posteriorCard(segments) {
   const segment = segments.find((s) => s.segment === state.segment);
   if (!segment) return card;
   card.append(el("p", { class: "meta" }, "decided by " + segment.decided_by));
+  if (state.zone && state.zone.timezone !== "UTC") {  // UTC slots: times as everywhere else
+    card.append(el("p", { class: "meta", id: "zone" }, "hours and days in " + state.zone.timezone + ", local time " +
+      state.zone.local_time.slice(0, 16).replace("T", " ")));
+  }
   const top = Math.max(0.01, ...segment.creatives.map((c) => c.ci95[1]));
   const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "creative"), el("th", { class: "num" }, "impressions"),
     el("th", { class: "num" }, "clicks"), el("th", { class: "num" }, "mean"), el("th", {}, "interval"),
@@ -164,7 +176,7 @@ function posteriorCard(segments) {
   for (const c of segment.creatives) {
     body.append(el("tr", { "data-creative": c.creative_id }, el("td", {}, c.creative_id), el("td", { class: "num" }, c.impressions),
       el("td", { class: "num" }, c.clicks), el("td", { class: "num" }, percent(c.mean, 2)),
-      el("td", {}, intervalSvg(c, top)), el("td", { class: "num" }, c.p_best === null ? "not eligible" : percent(c.p_best, 1))));
+      el("td", {}, intervalSvg(c, top)), el("td", { class: "num" }, c.p_best === null ? notShown(c) : percent(c.p_best, 1))));
   }
   table.append(body);
   card.append(table);
