@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from app.api import validation
 from app.api.openapi_parts import NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref
 
 COUNTS = {"type": "object", "required": ["impressions", "clicks"],
@@ -71,7 +72,7 @@ PATHS: Dict[str, Any] = {
     "/slot/{slot_id}/overview": {"get": {
         "summary": "Live traffic share, posteriors with intervals and lift over holdout of one slot",
         "security": [{"ApiKey": []}],
-        "parameters": [SLOT_PATH, PLATFORM, query("city", "Only global and this city"),
+        "parameters": [SLOT_PATH, PLATFORM, query(validation.CITY, "Only global and this city"),
                        {"name": "window_s", "in": "query", "required": False,
                         "description": "Seconds of recent traffic (60 to 604800, default 3600)",
                         "schema": {"type": "integer", "minimum": 60, "maximum": 604800}}],
