@@ -38,8 +38,8 @@ class Limit:
 def effective_limit(stored: Optional[StoredLimit], default_rps: float) -> Limit:
     """The limit that applies: the tenant's own, else the default; a burst of one second unless set."""
     rps = stored.rps if stored is not None and stored.rps is not None else default_rps
-    burst = stored.burst if stored is not None and stored.burst else None
-    return Limit(rps, burst if burst is not None else max(1.0, rps))
+    burst = stored.burst if stored is not None and stored.burst else rps
+    return Limit(max(0.0, rps), max(1.0, burst))  # a bucket must hold one request, however it was written
 
 
 class RateLimiter:

@@ -70,7 +70,7 @@ class SharedBuckets:
                     tokens -= 1.0
                 else:
                     wait = (1.0 - tokens) / rate
-                RECORD.pack_into(self._map, offset, key, tokens, now)
+                RECORD.pack_into(self._map, offset, key, tokens, max(now, counted_at))  # never back in time
                 return wait
             finally:
                 fcntl.lockf(self._fd, fcntl.LOCK_UN, RECORD.size, offset)

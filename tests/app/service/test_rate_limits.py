@@ -16,6 +16,8 @@ from app.storage.tenants import StoredLimit
     (StoredLimit(0.0, None), 50.0, Limit(0.0, 1.0)),       # 0: unlimited whatever the default
     (StoredLimit(0.5, None), 0.0, Limit(0.5, 1.0)),        # a burst holds at least one request
     (None, 5.0, Limit(5.0, 5.0)),
+    (StoredLimit(10.0, 0.2), 0.0, Limit(10.0, 1.0)),       # written with cqlsh: still one request at least
+    (StoredLimit(-3.0, None), 5.0, Limit(0.0, 1.0)),
 ])
 def test_the_limit_that_applies(stored, default, expected):
     assert effective_limit(stored, default) == expected
