@@ -21,12 +21,13 @@ SEED = 19
 MAX_EXAMPLES = int(os.environ.get("SLOTBANDIT_TEST_FUZZ_EXAMPLES", "100"))
 
 
-def run_schemathesis(url: str, api_key: str) -> subprocess.CompletedProcess:
+def run_schemathesis(url: str, api_key: str, workdir: Path) -> subprocess.CompletedProcess:
+    """One seeded run; ``workdir`` receives what schemathesis keeps between runs (not the checkout)."""
     command = [str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/openapi.json",
                "-H", f"X-Api-Key: {api_key}", "--checks", "all", "--max-examples", str(MAX_EXAMPLES),
                "--phases", "examples,coverage,fuzzing", "--seed", str(SEED), "--workers", "1",
                "--no-color", "--generation-database", "none", "--request-timeout", "10"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=workdir)
 
 
 def passed_cases(output: str) -> int:
@@ -35,11 +36,11 @@ def passed_cases(output: str) -> int:
     return int(match.group(2)) if match else 0
 
 
-def test_schemathesis_finds_no_failure_on_any_operation(settings, tenant):
+def test_schemathesis_finds_no_failure_on_any_operation(settings, tenant, tmp_path):
     tenant.add_slot("home-banner", creatives=["a", "b"])  # the document's examples name this slot
     server = LiveServer(settings, workers=2).start()
     try:
-        result = run_schemathesis(server.url, tenant.key)
+        result = run_schemathesis(server.url, tenant.key, tmp_path)
     finally:
         server.stop()
     output = result.stdout + result.stderr
