@@ -42,6 +42,33 @@ def parse_moment(value: str, name: str, now: Optional[datetime] = None,
     return utc(moment)
 
 
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+                      r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?$")
+
+
+def parse_rfc3339(value: str) -> Optional[datetime]:
+    """An RFC 3339 date-time (``2026-11-24T10:15:00Z``, ``...10:15:00.250+05:30``) as aware UTC, or
+    None when ``value`` is not one (a wrong shape, month 13, minute 99, offset +24:00). An offset
+    left out is read as UTC; fractions beyond microseconds are cut."""
+    match = _RFC3339.match(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    fraction, zulu, sign, offset_h, offset_m = match.groups()[6:]
+    try:
+        zone = timezone.utc
+        if sign:
+            if int(offset_h) > 23 or int(offset_m) > 59:
+                return None
+            offset = timedelta(hours=int(offset_h), minutes=int(offset_m))
+            zone = timezone(offset if sign == "+" else -offset)
+        moment = datetime(year, month, day, hour, minute, second, int((fraction or "0").ljust(6, "0")[:6]),
+                          tzinfo=zone)
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
 def parse_window(since: str, until: Optional[str], now: Optional[datetime] = None,
                  zone: tzinfo = timezone.utc) -> tuple:
     """``(start, end)`` of ``--since``/``--until`` (``end`` defaults to now; dates and date-times

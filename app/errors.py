@@ -46,6 +46,16 @@ class HeaderFieldsTooLarge(ApiError):
     status, code = 431, "header_fields_too_large"
 
 
+class TooManyRequests(ApiError):
+    """The tenant's rate limit is spent; ``retry_after_s`` says when its next request is allowed."""
+
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class StorageUnavailable(ApiError):
     status, code = 503, "storage_unavailable"
 

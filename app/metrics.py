@@ -40,6 +40,9 @@ WRITER_HOLDING = Counter("slotbandit_writer_holding_total",
                          "Rounds in which the impression writer held its writes because storage was down")
 CLICKS_TAKEN_OVER = Counter("slotbandit_clicks_taken_over_total",
                             "Unfinished clicks (claimed, not counted) completed by a retry of the same click")
+TENANT_REQUESTS = Counter("slotbandit_tenant_requests_total",
+                          "Tenant requests by rate limit result: allowed or limited (answered 429)",
+                          ["tenant", "result"])
 ERRORS = Counter("slotbandit_errors_total", "Error answers by HTTP status and code", ["status", "code"])
 
 

@@ -52,6 +52,9 @@ class Settings:
     max_events_body_bytes: int = 1024 * 1024  # POST /events: up to 1,000 events of about 1 KiB
     log_level: str = "INFO"
     access_log: bool = False
+    # Per-tenant rate limits (see README, "Rate limits").
+    default_rps: float = 0.0  # tenants without a limit of their own; 0: unlimited
+    rate_limit_file: Optional[Path] = None  # the instance's shared buckets; None: this process's own
     # Kafka mode (see README, "Kafka clickstream").
     kafka_topic_prefix: str = "slotbandit."
     kafka_port: int = 19092
@@ -132,6 +135,9 @@ class Settings:
                                        64 * 1024 * 1024),
             log_level=_choice(env, "SLOTBANDIT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             access_log=_choice(env, "SLOTBANDIT_ACCESS_LOG", "0", ("0", "1")) == "1",
+            default_rps=_float(env, "SLOTBANDIT_DEFAULT_RPS", 0.0, 0.0, 1_000_000.0),
+            rate_limit_file=Path(env["SLOTBANDIT_RATE_LIMIT_FILE"]).resolve()
+            if env.get("SLOTBANDIT_RATE_LIMIT_FILE", "").strip() else None,
             **_kafka_settings(env),
         )
 

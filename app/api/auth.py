@@ -11,7 +11,8 @@ MAX_KEY_LENGTH = 128
 
 
 def current_tenant() -> str:
-    """The tenant of this request's key, or a 401. Cached per process for a couple of seconds."""
+    """The tenant of this request's key, or a 401; a 429 over the tenant's rate limit (one token of
+    its bucket per request). Keys are cached per process for a couple of seconds."""
     tenant = g.get("tenant")
     if tenant is not None:
         return tenant
@@ -21,5 +22,6 @@ def current_tenant() -> str:
     tenant = runtime().tenant_for_key(key) if len(key) <= MAX_KEY_LENGTH else None
     if tenant is None:
         raise Unauthorized("unknown API key", "unknown_api_key")
+    runtime().limiter.admit(tenant)  # 429 over the tenant's rate limit
     g.tenant = tenant
     return tenant

@@ -18,6 +18,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    429: "rate_limited",
     415: "unsupported_media_type",
 }
 
@@ -32,14 +33,18 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
         response = error_response(error.status, error.code, error.message)
-        if error.status == 503:  # when to send it again (a click: when its earlier request's lease runs out)
+        if error.status in (429, 503):  # when to send it again (a click: when its earlier request's lease runs out)
             response.headers["Retry-After"] = str(getattr(error, "retry_after_s", 1))
         return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         status = error.code or 500
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), error.description or error.name)
+        response = error_response(status, _HTTP_CODES.get(status, "http_error"), error.description or error.name)
+        for name, value in error.get_headers():  # e.g. a 405's Allow: the methods the resource supports
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     def _storage_error(error: Exception):
         log.warning("storage error: %s", error)

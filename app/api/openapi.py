@@ -4,8 +4,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Dict
 
-from app.api import openapi_dashboard, openapi_parts, openapi_savings
-from app.api.openapi_parts import NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref
+from app.api import openapi_dashboard, openapi_parts, openapi_savings, validation
+from app.api.openapi_parts import (NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref,
+                                   rule_parameter)
 
 SCHEMAS: Dict[str, Any] = {
     "Error": {
@@ -36,7 +37,8 @@ SCHEMAS: Dict[str, Any] = {
     },
     "ClickRequest": {
         "type": "object", "required": ["decision_id"],
-        "properties": {"decision_id": {"type": "string"}, "customer_id": {"type": "string"}},
+        "properties": {"decision_id": validation.DECISION_ID.schema(),
+                       "customer_id": {**validation.CUSTOMER_ID.schema(), "nullable": True}},
     },
     "ClickResult": {
         "type": "object", "required": ["status"],
@@ -135,7 +137,8 @@ SCHEMAS: Dict[str, Any] = {
             "customer_id": {"type": "string", "minLength": 1, "maxLength": 256},
             "session_id": {"type": "string", "minLength": 1, "maxLength": 256},
             "event_time": {"type": "string", "format": "date-time",
-                           "description": "ISO 8601; no offset means UTC; not more than 5 minutes ahead"},
+                           "description": "RFC 3339 date-time (2026-11-24T10:15:00Z); an offset left out means "
+                                          "UTC; not before 2000, not more than 5 minutes ahead"},
             "decision_id": {"type": "string", "description": "The decision this event follows (this tenant's)"},
             "country": {"type": "string"}, "signin_method": {"type": "string"}, "sku": {"type": "string"},
             "won": {"type": "boolean", "description": "Required for game_end"},
@@ -197,10 +200,11 @@ def spec() -> Dict[str, Any]:
             "/slot/{slot_id}/creative": {"get": {
                 "summary": "Choose a creative for one request",
                 "security": api_key,
-                "parameters": [SLOT_PATH, PLATFORM, query("city", "Visitor's city (pooled toward the slot)"),
-                               query("segment", "Tenant-named segment"), query("customer_id", "Visitor id (frequency caps count per customer_id; without it "
-                                                            "a request is not capped)"),
-                               query("referrer", "Where the visitor came from")],
+                "parameters": [SLOT_PATH, PLATFORM, query(validation.CITY, "Visitor's city (pooled toward the slot)"),
+                               rule_parameter(validation.SEGMENT),
+                               query(validation.CUSTOMER_ID, "Visitor id (frequency caps count per customer_id; "
+                                                             "without it a request is not capped)"),
+                               rule_parameter(validation.REFERRER)],
                 "responses": {"200": json_body(ref("Decision"), "The chosen creative"), **errors(400, 401, 503),
                               "404": json_body(ref("Error"), "Unknown slot (also another tenant's); code "
                                                "no_eligible_creative: no creative for this city, flight and hour; "
@@ -218,7 +222,7 @@ def spec() -> Dict[str, Any]:
             "/slot/{slot_id}/stats": {"get": {
                 "summary": "What the slot has learned, per segment and creative (or per referrer)",
                 "security": api_key,
-                "parameters": [SLOT_PATH, PLATFORM, query("city", "Only global and this city"),
+                "parameters": [SLOT_PATH, PLATFORM, query(validation.CITY, "Only global and this city"),
                                {"name": "by", "in": "query", "required": False,
                                 "schema": {"type": "string", "enum": ["segment", "referrer"]}}],
                 "responses": {"200": json_body({"oneOf": [ref("Stats"), ref("ReferrerStats")]}, "Stats"),
@@ -227,15 +231,20 @@ def spec() -> Dict[str, Any]:
             "/events": {"post": {
                 "summary": "Send 1 to 1,000 raw events of customers (validated one by one, stored once)",
                 "security": api_key,
+                "description": "Each item is checked on its own against the Event schema "
+                               "(#/components/schemas/Event): an item that does not match it is listed in "
+                               "`rejected` with the reason, and the others are stored. So the body as a whole is "
+                               "refused (400) only when it is not an array of 1 to 1,000 items.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "array", "minItems": 1, "maxItems": 1000, "items": ref("Event")}}}},
+                    "type": "array", "minItems": 1, "maxItems": 1000,
+                    "items": {"description": "An Event; any other item is rejected on its own"}}}}},
                 "responses": {"200": json_body(ref("EventsResult"), "What happened to every event"),
                               **errors(400, 401, 413, 503)},
             }},
             "/customer/{customer_id}/features": {"get": {
                 "summary": "A customer's user features, current as of the latest event received",
                 "security": api_key,
-                "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [rule_parameter(validation.CUSTOMER_PATH, "path")],
                 "responses": {"200": json_body(ref("CustomerFeatures"), "The features"),
                               **errors(400, 401, 503),
                               "404": json_body(ref("Error"), "Unknown customer (also another tenant's)")},

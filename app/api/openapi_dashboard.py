@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from app.api import validation
+from app.api.views.dashboard import DEFAULT_WINDOW_S, MAX_WINDOW_S, MIN_WINDOW_S
 from app.api.openapi_parts import NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref
 
 COUNTS = {"type": "object", "required": ["impressions", "clicks"],
@@ -80,10 +82,11 @@ PATHS: Dict[str, Any] = {
     "/slot/{slot_id}/overview": {"get": {
         "summary": "Live traffic share, posteriors with intervals and lift over holdout of one slot",
         "security": [{"ApiKey": []}],
-        "parameters": [SLOT_PATH, PLATFORM, query("city", "Only global and this city"),
+        "parameters": [SLOT_PATH, PLATFORM, query(validation.CITY, "Only global and this city"),
                        {"name": "window_s", "in": "query", "required": False,
-                        "description": "Seconds of recent traffic (60 to 604800, default 3600)",
-                        "schema": {"type": "integer", "minimum": 60, "maximum": 604800}}],
+                        "description": f"Seconds of recent traffic ({MIN_WINDOW_S} to {MAX_WINDOW_S}, "
+                                       f"default {DEFAULT_WINDOW_S})",
+                        "schema": {"type": "integer", "minimum": MIN_WINDOW_S, "maximum": MAX_WINDOW_S}}],
         "responses": {"200": json_body(ref("Overview"), "Overview"), **errors(400, 401, 404, 503)},
     }},
 }

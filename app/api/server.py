@@ -108,7 +108,15 @@ def run(app_uri: str, host: str, port: int, workers: Optional[int] = None) -> No
     metrics_dir = tempfile.mkdtemp(prefix="slotbandit-metrics-")
     # Must be set before any worker imports prometheus_client, so every worker writes its samples there.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # The tenants' rate limit buckets of this instance, mapped by every worker
+    # (app/service/shared_buckets.py). An operator's own SLOTBANDIT_RATE_LIMIT_FILE is kept.
+    limits_file = None
+    if not os.environ.get("SLOTBANDIT_RATE_LIMIT_FILE", "").strip():
+        limits_file = os.path.join(metrics_dir, "rate-limits")
+        os.environ["SLOTBANDIT_RATE_LIMIT_FILE"] = limits_file
     try:
         _Server(app_uri, gunicorn_options(host, port, workers)).run()
     finally:
+        if limits_file is not None:
+            os.environ.pop("SLOTBANDIT_RATE_LIMIT_FILE", None)
         shutil.rmtree(metrics_dir, ignore_errors=True)

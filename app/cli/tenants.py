@@ -40,7 +40,28 @@ def tenant_list() -> None:
     """List tenants with their creation and last key rotation times."""
     for row in _tenants().list():
         click.echo(f"{row['name']}\tcreated {row['created_at']:%Y-%m-%d %H:%M}"
-                   + (f"\tkey rotated {row['rotated_at']:%Y-%m-%d %H:%M}" if row["rotated_at"] else ""))
+                   + (f"\tkey rotated {row['rotated_at']:%Y-%m-%d %H:%M}" if row["rotated_at"] else "")
+                   + f"\t{describe_limit(row['rate_rps'], row['rate_burst'])}")
+
+
+def describe_limit(rps, burst) -> str:
+    if rps is None:
+        return "rate limit: default (SLOTBANDIT_DEFAULT_RPS)"
+    if rps <= 0:
+        return "rate limit: none"
+    return f"rate limit: {rps:g}/s, bursts of {burst if burst else max(1.0, rps):g}"
+
+
+@tenant.command("limit")
+@click.argument("name")
+@click.option("--rps", type=click.FloatRange(min=0, max=1_000_000), required=True,
+              help="Requests a second the tenant may send to one service instance; 0 = unlimited.")
+@click.option("--burst", type=click.FloatRange(min=1, max=10_000_000), default=None,
+              help="Requests at once after a quiet moment [default: one second's worth, at least 1].")
+def tenant_limit(name: str, rps: float, burst) -> None:
+    """Limit NAME to RPS requests a second per service instance (applied within 5 s)."""
+    tenant_action(lambda: _tenants().set_limit(name, rps, burst if rps > 0 else None))
+    click.echo(f"tenant {name}: {describe_limit(rps, burst)} per service instance (applies within 5 s)")
 
 
 @tenant.command("rotate-key")

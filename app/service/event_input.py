@@ -10,6 +10,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from app.clock import parse_rfc3339
 from app.errors import BadRequest
 from app.storage.customer_events import EVENT_TYPES, CustomerEvent
 
@@ -89,20 +90,11 @@ def _text(item: Dict[str, Any], name: str, limit: int, required: bool = False) -
 
 
 def _time(value: Any, now: datetime) -> datetime:
-    """ISO 8601 with a date and a time; no offset means UTC. Not before 2000, not in the future."""
-    if not isinstance(value, str) or "T" not in value.upper() and " " not in value:
-        raise Invalid("event_time must be an ISO 8601 date and time, e.g. 2026-11-24T10:15:00Z")
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        moment = moment.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
-        raise Invalid(f"event_time {value[:40]!r} is not an ISO 8601 date and time, "
-                      "e.g. 2026-11-24T10:15:00Z") from None
+    """An RFC 3339 date-time; no offset means UTC. Not before 2000, not in the future."""
+    moment = parse_rfc3339(value.strip()) if isinstance(value, str) else None
+    if moment is None:
+        raise Invalid(f"event_time {str(value)[:40]!r} is not an ISO 8601 date and time (RFC 3339), "
+                      "e.g. 2026-11-24T10:15:00Z")
     moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     if moment < EARLIEST:
         raise Invalid("event_time is before 2000-01-01")

@@ -12,6 +12,8 @@ from app.storage.db import Database
 from app.decision_ids import DecisionSigner
 from app.service.impression_writer import ImpressionWriter
 from app.service.prewarm import Prewarmer
+from app.service.rate_limits import RateLimiter, effective_limit
+from app.service.shared_buckets import SharedBuckets
 from app.settings import Settings
 from app.storage import CatalogStore, CountsStore, EventStore, SlotConfig, TenantStore, hash_key
 from app.storage.frequency import FrequencyStore
@@ -45,6 +47,7 @@ class Runtime:
     snapshots: RefreshingCache
     prewarmer: Prewarmer
     frequency: FrequencyStore  # frequency-cap claims (slots with frequency_cap, requests with customer_id)
+    limiter: RateLimiter  # per-tenant rate limits, shared by the instance's workers
     publisher: Optional[object] = None  # app.stream.publisher.KafkaPublisher in Kafka mode
 
     @classmethod
@@ -64,6 +67,11 @@ class Runtime:
             prewarmer.warm(key, snapshot)  # propensities of the new posteriors, before requests see them
             return snapshot
 
+        # A changed limit applies within CONFIG_MAX_AGE_S plus one read, like a slot's configuration.
+        limits = RefreshingCache("rate_limits", lambda tenant: effective_limit(tenants.limit(tenant),
+                                                                               settings.default_rps),
+                                 settings.config_refresh_s, max_age_s=max(CONFIG_MAX_AGE_S, settings.config_refresh_s),
+                                 on_refresh_error=on_error)
         publisher = None
         if settings.kafka_bootstrap_servers:  # Kafka mode: events are published, workers write them
             from app.stream.publisher import KafkaPublisher
@@ -73,6 +81,7 @@ class Runtime:
             publisher=publisher,
             prewarmer=prewarmer,
             frequency=FrequencyStore(db),
+            limiter=RateLimiter(limits.get, SharedBuckets(settings.rate_limit_file)),
             settings=settings,
             db=db,
             tenants=tenants,
@@ -109,6 +118,7 @@ class Runtime:
 
     def close(self) -> None:
         self.writer.close()
+        self.limiter.close()
         self.db.shutdown()
 
 

@@ -5,12 +5,20 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 from app.storage.db import Database
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KEY_PREFIX = "sb_"
+
+
+class StoredLimit(NamedTuple):
+    """A tenant's rate limit as stored: ``rps`` None means the service's default, 0 unlimited;
+    ``burst`` None means one second of requests."""
+
+    rps: Optional[float]
+    burst: Optional[float]
 
 
 class TenantError(Exception):
@@ -57,8 +65,19 @@ class TenantStore:
         return key
 
     def list(self) -> List[dict]:
-        rows = self.db.execute("SELECT name, created_at, rotated_at FROM tenants")
+        rows = self.db.execute("SELECT name, created_at, rotated_at, rate_rps, rate_burst FROM tenants")
         return sorted(rows, key=lambda row: row["name"])
+
+    def limit(self, name: str) -> Optional[StoredLimit]:
+        """The tenant's stored rate limit; None for an unknown tenant."""
+        row = self.db.execute("SELECT rate_rps, rate_burst FROM tenants WHERE name = ?", (name,)).one()
+        return StoredLimit(row["rate_rps"], row["rate_burst"]) if row else None
+
+    def set_limit(self, name: str, rps: float, burst: Optional[float] = None) -> None:
+        """Store NAME's limit: ``rps`` requests a second (0: unlimited), bursts of ``burst`` at once."""
+        if not self.exists(name):
+            raise TenantError(f"unknown tenant {name!r}")
+        self.db.execute("UPDATE tenants SET rate_rps = ?, rate_burst = ? WHERE name = ?", (rps, burst, name))
 
     def exists(self, name: str) -> bool:
         return self._key_hash(name) is not None

@@ -59,6 +59,9 @@ WARMUP_REQUESTS = 300
 # code a just-started Cassandra compiles, reach the state they keep under load.
 WARMUP_LOAD_S = 3
 SETTLE_S = 2.0  # pause between phases: queued impressions get written, sockets in TIME_WAIT go
+# The demo tenant gets a rate limit it never reaches: every measured decision takes a token from the
+# shared bucket, so the ratio includes the limiter's cost (app/service/rate_limits.py).
+BENCH_TENANT_RPS = 1_000_000.0
 Progress = Callable[[str], None]
 
 
@@ -115,6 +118,8 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
         half = _half_load(urls, api_key, options, summary["decision"]["requests_per_s"] / 2, progress)
         writer = _impression_counts(servers["decision"])
         capped = measure_capped(settings, progress=progress)
+    progress("measuring the rate limiter's cost per request (benchmarks.limiter_cost)")
+    limiter = _limiter_cost()
     workers = gunicorn_options(HOST, 0, options.workers)["workers"]
     results = {
         "ratio": summary["decision"]["requests_per_s"] / summary["bare"]["requests_per_s"],
@@ -125,6 +130,7 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
         "rounds": {name: [asdict(r) for r in results] for name, results in rounds.items()},
         "impressions": writer,
         "frequency_cap": capped,
+        "rate_limiter": limiter,
         "setup": {"gunicorn_workers": workers, "worker_class": gunicorn_options(HOST, 0)["worker_class"],
                   "wrk": f"-t{options.threads} -c{options.connections} -d{options.duration_s}s --latency",
                   "rounds": options.rounds, "decision_path": DECISION_PATH, "keyspace": settings.keyspace,
@@ -187,15 +193,18 @@ def _prepare_data(settings: Settings, progress: Progress) -> str:
     from cassandra.cluster import NoHostAvailable
 
     from app.storage.db import Database, one_line
-    from app.devservers.demo import load_demo
+    from app.devservers.demo import DEMO_TENANT, load_demo
     from app.storage.schema import apply_schema
+    from app.storage.tenants import TenantStore
 
     progress(f"applying the schema to keyspace {settings.keyspace} and loading the demo tenant")
     db = Database(settings)
     try:
         apply_schema(settings, log=lambda message: None)
         db.connect()
-        return load_demo(db)
+        key = load_demo(db)
+        TenantStore(db).set_limit(DEMO_TENANT, BENCH_TENANT_RPS)
+        return key
     except NoHostAvailable:
         raise BenchError(f"cannot reach Cassandra at {','.join(settings.contact_points)}:"
                          f"{settings.cassandra_port}") from None
@@ -337,6 +346,15 @@ def _impression_counts(base_url: str) -> dict:
             "dropped": total("slotbandit_impressions_dropped_total")}
 
 
+def _limiter_cost() -> dict:
+    """``benchmarks.limiter_cost`` in a process of its own (set up as a gunicorn worker is)."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.limiter_cost"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "scripts")})
+    if done.returncode != 0:
+        raise BenchError(f"measuring the rate limiter failed: {(done.stderr or done.stdout).strip()[-300:]}")
+    return json.loads(done.stdout)
+
+
 def format_report(results: dict) -> str:
     """The table printed at the end of a run."""
     def row(label: str, numbers: dict) -> str:
@@ -359,11 +377,21 @@ def format_report(results: dict) -> str:
         f" ({paced['late']} of {paced['sent']} sent late) (target <= {HALF_LOAD_P99_TARGET_MS:.0f} ms: "
         f"{'PASS' if p99 <= HALF_LOAD_P99_TARGET_MS else 'ABOVE'})",
         f"impressions written {results['impressions']['written']:.0f}, dropped {results['impressions']['dropped']:.0f}",
+        _limiter_line(results),
         f"setup: gunicorn {setup['gunicorn_workers']} {setup['worker_class']} workers; wrk {setup['wrk']}; "
         f"median of {setup['rounds']} alternating rounds; Cassandra {setup['cassandra']}",
         f"machine: nproc {machine['nproc']}; load average before the run {_loads(machine['load_average_before'])}, "
         f"before wrk {_loads(machine['load_average_before_wrk'])}",
     ] + (["", format_capped(results["frequency_cap"])] if "frequency_cap" in results else []))
+
+
+def _limiter_line(results: dict) -> str:
+    """The limiter's cost per request, and its share of a decision's time in a worker at full load."""
+    cost = results["rate_limiter"]
+    per_decision_us = results["setup"]["gunicorn_workers"] / results["endpoints"]["decision"]["requests_per_s"] * 1e6
+    return (f"rate limiter: {cost['admit_us']:.1f} us per request (the shared bucket alone {cost['bucket_us']:.1f} us), "
+            f"{cost['admit_us'] / per_decision_us:.1%} of a decision's {per_decision_us:.0f} us of worker time; "
+            f"every measured decision went through it")
 
 
 def _loads(loads: List[float]) -> str:

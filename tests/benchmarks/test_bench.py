@@ -21,6 +21,7 @@ def results(bare_rps: float, decision_rps: float, half_p99: float) -> dict:
                       "decision": median_result([wrk_result(decision_rps, 6.0, 20.0)])},
         "half_load": {"decision": paced, "bare": dict(paced, latency_ms={"50": 0.9, "99": 3.0})},
         "impressions": {"written": 12345.0, "dropped": 0.0},
+        "rate_limiter": {"calls": 50000, "admit_us": 3.0, "bucket_us": 1.5},
         "setup": {"gunicorn_workers": 2, "worker_class": "sync", "wrk": "-t2 -c16 -d10s --latency", "rounds": 2,
                   "cassandra": "embedded, already running (left running)"},
         "machine": {"nproc": 2, "load_average_before": [0.5, 0.4, 0.3], "load_average_before_wrk": [1.0, 0.5, 0.3]},
@@ -38,6 +39,8 @@ def test_report_passes_both_targets():
     assert "ratio decision/bare: 0.65 (target >= 0.6: PASS)" in report
     assert "(target <= 15 ms: PASS)" in report and "(3 of 1000 sent late)" in report
     assert "nproc 2" in report and "before wrk 1.00 0.50 0.30" in report
+    # 2 workers at 2,600 decisions/s: 769 us of worker time per decision, of which 3 us in the limiter
+    assert "rate limiter: 3.0 us per request (the shared bucket alone 1.5 us), 0.4% of a decision's 769 us" in report
 
 
 def test_report_says_which_target_is_missed():

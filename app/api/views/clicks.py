@@ -12,6 +12,6 @@ bp = Blueprint("clicks", __name__)
 def click():
     tenant = current_tenant()
     body = validation.json_object(request)
-    status, answer = record_click(runtime(), tenant, body.get("decision_id"),
+    status, answer = record_click(runtime(), tenant, validation.decision_id(body),
                                   validation.free_text(body, "customer_id"))
     return jsonify(answer), status

@@ -80,6 +80,37 @@ def test_unknown_route_and_wrong_method_are_json(client, tenant):
     assert_error(client.delete("/slot/home/creative?platform=web", headers=tenant.headers), 405)
 
 
+@pytest.mark.parametrize("method, path, allowed", [
+    ("PUT", "/click", {"POST", "OPTIONS"}),
+    ("TRACE", "/events", {"POST", "OPTIONS"}),
+    ("DELETE", "/slot/home/creative?platform=web", {"GET", "HEAD", "OPTIONS"}),
+    ("POST", "/healthz", {"GET", "HEAD", "OPTIONS"}),
+])
+def test_405_says_which_methods_the_resource_allows(client, tenant, method, path, allowed):
+    answer = client.open(path, method=method, headers=tenant.headers)
+    assert_error(answer, 405, "method_not_allowed")
+    assert {m.strip() for m in answer.headers["Allow"].split(",")} == allowed
+
+
+@pytest.mark.parametrize("query, code", [
+    ("platform=web&city=a%09b", "invalid_city"),                # a tab is not a space
+    ("platform=web&city=" + "a%20" * 40, "invalid_city"),       # 80 characters before runs of spaces are joined
+    ("platform=web&customer_id=c%C2%85", "invalid_customer_id"),  # a C1 control character
+    ("platform=web&segment=-a", "invalid_segment"),
+])
+def test_what_the_document_does_not_allow_is_400(client, tenant, query, code):
+    tenant.add_slot("home")
+    assert_error(client.get(f"/slot/home/creative?{query}", headers=tenant.headers), 400, code)
+
+
+@pytest.mark.parametrize("query", ["platform=web&city=", "platform=web&city=%20", "platform=web&city=S%C3%A3o%20Paulo",
+                                   "platform=web&segment=", "platform=web&customer_id=c%20%E2%80%94%2017",
+                                   "platform=web&referrer="])
+def test_what_the_document_allows_is_served(client, tenant, query):
+    tenant.add_slot("home")
+    assert client.get(f"/slot/home/creative?{query}", headers=tenant.headers).status_code == 200
+
+
 def test_bad_stats_parameter_is_400(client, tenant):
     tenant.add_slot("home")
     assert_error(client.get("/slot/home/stats?platform=web&by=color", headers=tenant.headers), 400, "invalid_by")

@@ -249,3 +249,25 @@ def test_every_command_has_help(path):
     assert usage.startswith("Usage: ") and " ".join(path) in usage, usage
     help_text = result.stdout.split("\n\n", 2)[1].strip() if "\n\n" in result.stdout else ""
     assert help_text, f"{' '.join(path)} has no help text"
+
+
+def test_tenant_limit_is_stored_listed_and_checked(cli):
+    name = fresh_name()
+    cli("tenant", "create", name)
+    assert "rate limit: default" in next(line for line in cli("tenant", "list").output.splitlines()
+                                         if line.startswith(name + "\t"))
+    result = cli("tenant", "limit", name, "--rps", "20", "--burst", "40")
+    assert result.exit_code == 0 and "20/s, bursts of 40" in result.output
+    assert "rate limit: 20/s, bursts of 40" in cli("tenant", "list").output
+    assert cli("tenant", "limit", name, "--rps", "0").exit_code == 0
+    assert "rate limit: none" in next(line for line in cli("tenant", "list").output.splitlines()
+                                      if line.startswith(name + "\t"))
+    assert_one_line_error(cli("tenant", "limit", fresh_name(), "--rps", "5"), "unknown tenant")
+
+
+@pytest.mark.parametrize("args, fragment", [(["--rps", "-1"], "--rps"), (["--rps", "ten"], "--rps"),
+                                            (["--rps", "5", "--burst", "0"], "--burst"), ([], "--rps")])
+def test_tenant_limit_refuses_bad_numbers_in_one_line(args, fragment):
+    result = CliRunner().invoke(main, ["tenant", "limit", "acme", *args], standalone_mode=True)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and fragment in lines[0], result.stderr
