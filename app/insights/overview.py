@@ -56,4 +56,5 @@ def slot_overview(rt: Runtime, tenant: str, platform: str, slot_id: str, window_
         "lift": lift_summary(rt.counts.read_slot(tenant, platform, slot_id)),
         "segments": segments,
         "savings": stats["savings"],
+        "half_life_s": stats["half_life_s"],
     }

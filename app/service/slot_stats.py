@@ -23,6 +23,9 @@ def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Opti
     slot = _slot(rt, tenant, platform, slot_id)
     # Stats read storage directly (not the decision cache) so they show every write that has landed.
     snapshot = rt.stored_snapshot(tenant, platform, slot_id)
+    # A slot with a half-life decides on discounted counts: posteriors and P(best) come from those,
+    # raw (all-time) counts stay beside them, and lift and savings keep counting every impression.
+    effective = rt.stored_snapshot(tenant, platform, slot_id, slot.half_life_s) if slot.half_life_s else snapshot
     if city is not None:
         segments = [GLOBAL, f"city:{city}"]
     else:
@@ -32,7 +35,9 @@ def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Opti
         "slot_id": slot_id,
         "platform": platform,
         "objective": slot.objective,
-        "segments": [_segment_stats(rt, slot, snapshot, segment, rng) for segment in segments],
+        "half_life_s": slot.half_life_s,
+        "min_share": slot.min_share,
+        "segments": [_segment_stats(rt, slot, effective, segment, rng, raw=snapshot) for segment in segments],
         "lift_over_holdout": _lift(snapshot),
         "savings": counted_savings(rt, slot, snapshot),
     }
@@ -69,11 +74,13 @@ def _slot(rt: Runtime, tenant: str, platform: str, slot_id: str) -> SlotConfig:
 
 
 def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segment: str,
-                   rng: np.random.Generator) -> Dict[str, Any]:
+                   rng: np.random.Generator, raw: SlotSnapshot) -> Dict[str, Any]:
+    """One segment's rows: posteriors from ``snapshot`` (discounted for a slot with a half-life),
+    impressions and clicks from ``raw`` (all-time) and the effective ones from ``snapshot``."""
     city = segment[len("city:"):] if segment.startswith("city:") else None
     eligible = [c.creative_id for c in slot.eligible(city)]
     # Eligible creatives, and any other with history here (paused or removed ones keep their counts).
-    creative_ids = sorted(set(eligible) | set(snapshot.segments.get(segment, {})))
+    creative_ids = sorted(set(eligible) | set(raw.segments.get(segment, {})) | set(snapshot.segments.get(segment, {})))
     if not creative_ids:
         return {"segment": segment, "decided_by": GLOBAL, "creatives": []}
     config = rt.policy.config
@@ -90,12 +97,14 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
         if slot.objective == REVENUE else {}
     rows: List[Dict[str, Any]] = []
     for cid, posterior in zip(creative_ids, posteriors):
-        counts = snapshot.counts(segment, cid)
+        counts, effective = raw.counts(segment, cid), snapshot.counts(segment, cid)
         low, high = posterior.credible_interval(0.95)
         rows.append({
             "creative_id": cid,
             "impressions": counts.impressions,
             "clicks": counts.clicks,
+            "effective_impressions": round(float(effective.impressions), 3),
+            "effective_clicks": round(float(effective.clicks), 3),
             "alpha": round(posterior.alpha, 6),
             "beta": round(posterior.beta, 6),
             "mean": round(posterior.mean, 6),

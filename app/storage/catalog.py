@@ -48,6 +48,8 @@ class SlotConfig:
     objective: str = "clicks"
     horizon_s: int = DEFAULT_HORIZON_S
     creatives: Tuple[Creative, ...] = field(default_factory=tuple)
+    half_life_s: Optional[int] = None  # evidence of age a counts 0.5^(a / half_life_s); None = no discounting
+    min_share: float = 0.0  # exploration floor per eligible creative (bandit.policies.exploration)
     # city -> eligible creatives, filled by eligible(): a reload makes a new SlotConfig, never edits one.
     _eligible: Dict[Optional[str], Tuple[Creative, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
@@ -93,7 +95,7 @@ class CatalogStore:
     def load_slot(self, tenant: str, platform: str, slot_id: str) -> Optional[SlotConfig]:
         """The slot and all its creatives, or None when the tenant has no such slot."""
         row = self.db.execute(
-            "SELECT attribution_window_s, holdout_share, objective, horizon_s FROM slots "
+            "SELECT attribution_window_s, holdout_share, objective, horizon_s, half_life_s, min_share FROM slots "
             "WHERE tenant = ? AND platform = ? AND slot_id = ?",
             (tenant, platform, slot_id),
         ).one()
@@ -114,6 +116,8 @@ class CatalogStore:
             objective=_objective(row["objective"], tenant, slot_id),
             horizon_s=_positive(row["horizon_s"], DEFAULT_HORIZON_S),
             creatives=creatives,
+            half_life_s=_positive(row["half_life_s"], None),
+            min_share=min(max(row["min_share"] or 0.0, 0.0), 1.0),
         )
 
 
@@ -148,5 +152,5 @@ def _objective(value: Optional[str], tenant: str, slot_id: str) -> str:
     return objective
 
 
-def _positive(value: Optional[int], default: int) -> int:
+def _positive(value: Optional[int], default: Optional[int]) -> Optional[int]:
     return value if value and value > 0 else default
