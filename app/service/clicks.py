@@ -83,8 +83,9 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
             attribution.record_click(rt, token, decision_id, revenue_customer, slot, now)
         event = _click_event(token, decision_id, now, customer_id)
         if rt.publisher is not None:  # Kafka mode: a stream worker writes the event and the counts
-            if not rt.publisher.publish_click(event, token.segments,  # waits until on the broker or spooled
-                                              bucket=decision_bucket(token, slot.half_life_s)):
+            bucket = decision_bucket(token, slot.half_life_s)  # slots with a half-life: the decision's time bucket
+            extra = {} if bucket is None else {"bucket": bucket}
+            if not rt.publisher.publish_click(event, token.segments, **extra):  # waits until on the broker or spooled
                 raise StorageUnavailable("the click could not be published or spooled, retry later",
                                          "stream_unavailable")
         else:
