@@ -5,9 +5,11 @@ Read in this order:
     beta        counts of a creative and the Beta posterior of its click rate
     pooling     empirical-Bayes pooling of a sparse city toward the slot-wide posterior
     priors      priors seeded from history, capped so that history never freezes learning
+    discount    evidence weighed by its age (a half-life), summed over time buckets
     sampling    Thompson draws and the choice probabilities (propensities) they imply
     policies    the decision the service makes for one request, with its propensity:
-                base (snapshot, segments, posteriors), thompson (clicks), revenue (offers)
+                base (snapshot, segments, posteriors), thompson (clicks), revenue (offers),
+                exploration (a floor on every creative's share)
     ope         off-policy evaluation of a candidate policy on a logged data set
     sim         simulators with known truth (never imported by the service)
 

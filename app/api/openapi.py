@@ -32,7 +32,9 @@ SCHEMAS: Dict[str, Any] = {
                         "description": "Posterior that decided: global, city:<c>, segment:<s>, feature:<leaf>; "
                                        "holdout for a uniform pick of the slot's holdout group"},
             "policy": {"type": "string", "enum": ["thompson", "holdout"]},
-            "propensity": {"type": "number", "minimum": 0, "maximum": 1},
+            "propensity": {"type": "number", "minimum": 0, "maximum": 1,
+                           "description": "the probability this creative was shown in this context; with a min_share "
+                                          "floor f, the mixture f + (1 - K f) q of the policy's choice probability q"},
         },
     },
     "ClickRequest": {
@@ -46,11 +48,17 @@ SCHEMAS: Dict[str, Any] = {
     },
     "CreativeStats": {
         "type": "object",
-        "required": ["creative_id", "impressions", "clicks", "alpha", "beta", "mean", "ci95", "p_best", "eligible"],
+        "required": ["creative_id", "impressions", "clicks", "effective_impressions", "effective_clicks", "alpha", "beta",
+                     "mean", "ci95", "p_best", "eligible"],
         "properties": {
             "creative_id": {"type": "string"},
-            "impressions": {"type": "integer", "minimum": 0},
-            "clicks": {"type": "integer", "minimum": 0},
+            "impressions": {"type": "integer", "minimum": 0, "description": "all-time (raw) impressions"},
+            "clicks": {"type": "integer", "minimum": 0, "description": "all-time (raw) clicks"},
+            "effective_impressions": {"type": "number", "minimum": 0,
+                                      "description": "impressions weighted 0.5^(age / half_life_s) (the last 30 time "
+                                                     "buckets), as the posterior uses them; equal to impressions "
+                                                     "without a half-life"},
+            "effective_clicks": {"type": "number", "minimum": 0, "description": "clicks weighted likewise"},
             "alpha": {"type": "number"}, "beta": {"type": "number"},
             "mean": {"type": "number", "description": "Posterior mean alpha / (alpha + beta)"},
             "ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
@@ -91,10 +99,16 @@ SCHEMAS: Dict[str, Any] = {
                        "creatives": {"type": "array", "items": ref("CreativeStats")}},
     },
     "Stats": {
-        "type": "object", "required": ["slot_id", "platform", "objective", "segments", "lift_over_holdout", "savings"],
+        "type": "object", "required": ["slot_id", "platform", "objective", "half_life_s", "min_share", "segments",
+                                       "lift_over_holdout", "savings"],
         "properties": {"slot_id": {"type": "string"}, "platform": {"type": "string"},
                        "objective": {"type": "string", "enum": ["clicks", "revenue"]},
                        **openapi_parts.SERVING_CONTROLS,
+                       "half_life_s": {"type": "integer", "nullable": True, "minimum": 1,
+                                       "description": "the slot's half-life in force (null: no discounting)"},
+                       "min_share": {"type": "number", "minimum": 0, "maximum": 1,
+                                     "description": "the slot's exploration floor per eligible creative, before the "
+                                                    "cap of 0.5 / K"},
                        "segments": {"type": "array", "items": ref("SegmentStats")},
                        "lift_over_holdout": ref("Lift"),
                        "savings": ref("Savings")},

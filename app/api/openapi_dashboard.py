@@ -64,6 +64,7 @@ SCHEMAS: Dict[str, Any] = {
             },
             "lift": ref("OverviewLift"),
             "savings": ref("Savings"),
+            "half_life_s": {"type": "integer", "nullable": True, "description": "the slot's half-life in force (null: none)"},
             "segments": {"type": "array", "items": ref("SegmentStats"),
                          "description": "As GET /slot/{slot_id}/stats, without the holdout segment"},
             "timezone": {"type": "string", "description": "IANA zone of the slot (UTC when unset or unknown)"},

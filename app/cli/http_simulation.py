@@ -24,7 +24,7 @@ def run_http_simulation(base_url: str, api_key: str, slot: str, platform: str, v
     world = demo_world()
     rng = np.random.default_rng(seed)
     report = SimulationReport(world)
-    http = _Client(base_url, api_key)
+    http = ServiceClient(base_url, api_key)
     started = last = time.monotonic()
     for visitor in range(1, visitors + 1):
         city = world.sample_city(rng)
@@ -44,7 +44,7 @@ def run_http_simulation(base_url: str, api_key: str, slot: str, platform: str, v
     return report
 
 
-class _Client:
+class ServiceClient:
     """One keep-alive HTTP connection to the service (reopened when the server closes it)."""
 
     def __init__(self, base_url: str, api_key: str) -> None:

@@ -34,11 +34,11 @@ class Readers:
     policy: Any
     revenue_policy: Any
 
-    def stored_snapshot(self, tenant: str, platform: str, slot_id: str):
+    def stored_snapshot(self, tenant: str, platform: str, slot_id: str, half_life_s: Optional[int] = None):
         """As Runtime.stored_snapshot: counts, seeded priors and revenue totals read from storage now."""
         from app.service.runtime import read_snapshot
 
-        return read_snapshot(self.db, tenant, platform, slot_id)
+        return read_snapshot(self.db, tenant, platform, slot_id, half_life_s=half_life_s)
 
 
 def _readers(tenant: str) -> Readers:

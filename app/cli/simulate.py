@@ -15,21 +15,60 @@ from app.cli.common import CliError, load_settings
 @click.option("--slot", default="home-banner", show_default=True)
 @click.option("--platform", default="web", show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-def simulate(visitors: int, url: Optional[str], api_key: str, slot: str, platform: str, seed: int) -> None:
+@click.option("--drift", is_flag=True, help="The drift scenario in real time: the slot's first creative (by id) is "
+              "best (10%% against 3%%) until --change-after, then drops to 1%% while the second rises to 10%%.")
+@click.option("--change-after", type=float, default=120.0, show_default=True, help="--drift: seconds before the change.")
+@click.option("--duration", type=float, default=240.0, show_default=True, help="--drift: seconds of the whole run.")
+@click.option("--rate", type=float, default=15.0, show_default=True, help="--drift: visitors per second.")
+@click.option("--period", type=float, default=20.0, show_default=True, help="--drift: seconds per line of the table.")
+def simulate(visitors: int, url: Optional[str], api_key: str, slot: str, platform: str, seed: int, drift: bool,
+             change_after: float, duration: float, rate: float, period: float) -> None:
     """Send synthetic visitors with known click rates through the HTTP API and print what was learned.
 
     The visitors come from the demo world (cities with different best banners); point it at a slot
     that holds the demo banners (the demo tenant's home-banner).
+
+    With --drift the best creative wears out half-way and another rises; the table shows, per
+    period, the share of visitors shown the best creative and the new best, and the regret, for the
+    slot's settings (its half_life_s and min_share, set with cqlsh).
     """
     from app.cli.http_simulation import SimulationError, run_http_simulation
 
     base = url or f"http://127.0.0.1:{load_settings().port}"
+    if drift:
+        _simulate_drift(base, api_key, slot, platform, seed, change_after, duration, rate, period)
+        return
     try:
         report = run_http_simulation(base, api_key, slot, platform, visitors, seed,
                                      progress=lambda m: click.echo(m, err=True))
     except SimulationError as error:
         raise CliError(str(error)) from None
     click.echo(report.format_table())
+
+
+def _simulate_drift(base: str, api_key: str, slot: str, platform: str, seed: int, change_after: float,
+                    duration: float, rate: float, period: float) -> None:
+    from app.cli.http_drift import run_http_drift
+    from app.cli.http_simulation import SimulationError
+
+    if not 0 < change_after < duration <= 3600:
+        raise CliError(f"--change-after must be in (0, --duration) and --duration at most 3600, but "
+                       f"{change_after:g} and {duration:g} are given")
+    if not 0 < rate <= 500 or not 0 < period <= duration:
+        raise CliError(f"--rate must be in (0, 500] and --period in (0, --duration], but {rate:g} and {period:g} are given")
+    click.echo(f"drift scenario on {slot!r}: {duration:g} s at {rate:g} visitors/s, change after {change_after:g} s",
+               err=True)
+    try:
+        recorder, stats = run_http_drift(base, api_key, slot, platform, seed, change_after, duration, rate, period,
+                                         progress=lambda m: click.echo(m, err=True))
+    except SimulationError as error:
+        raise CliError(str(error)) from None
+    scenario = recorder.scenario
+    click.echo(recorder.format_table(
+        f"slot {slot}: half_life_s {stats.get('half_life_s')}, min_share {stats.get('min_share') or 0:g}; "
+        f"{scenario.worn_out} wears out, {scenario.rising} rises"))
+    last = min(40.0, duration - change_after)
+    click.echo(f"new best shown to {recorder.share_of_rising(duration - last):.1%} of the visitors of the last {last:g} s")
 
 
 @click.command("simulate-game")

@@ -62,4 +62,5 @@ def slot_overview(rt: Runtime, tenant: str, platform: str, slot_id: str, window_
         "local_time": stats["local_time"],
         "segments": segments,
         "savings": stats["savings"],
+        "half_life_s": stats["half_life_s"],
     }

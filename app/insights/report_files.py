@@ -23,7 +23,8 @@ def write_report(report: SlotReport, out_dir: Path) -> List[Path]:
              ((start.isoformat(), cid, imp, clicks, _num(share), _num(ctr))
               for start, cid, imp, clicks, share, ctr in report.period.series())),
         _csv(out_dir / "posteriors.csv", ("segment", "decided_by", "creative_id", "impressions", "clicks", "alpha",
-                                          "beta", "mean", "ci95_low", "ci95_high", "p_best", "eligible"),
+                                          "beta", "mean", "ci95_low", "ci95_high", "p_best", "eligible",
+                                          "effective_impressions", "effective_clicks"),
              _posterior_rows(report)),
         _csv(out_dir / "cities.csv", ("city", "impressions", "clicks", "ctr", "decided_by", "best_creative",
                                       "best_mean", "best_ci95_low", "best_ci95_high", "best_p_best"),
@@ -57,7 +58,8 @@ def _posterior_rows(report: SlotReport) -> Iterable[Sequence]:
     for segment in report.stats["segments"]:
         for c in segment["creatives"]:
             yield (segment["segment"], segment["decided_by"], c["creative_id"], c["impressions"], c["clicks"],
-                   c["alpha"], c["beta"], c["mean"], c["ci95"][0], c["ci95"][1], _num(c["p_best"]), c["eligible"])
+                   c["alpha"], c["beta"], c["mean"], c["ci95"][0], c["ci95"][1], _num(c["p_best"]), c["eligible"],
+                   c["effective_impressions"], c["effective_clicks"])
 
 
 def _lift_rows(report: SlotReport) -> Iterable[Sequence]:

@@ -12,7 +12,9 @@ slot's first event, or the counts before it are removed (a slot without any even
 is left untouched, so a mistyped window cannot zero it). Traffic that arrives while a backfill
 runs is counted by the service as usual; an impression or click landing between the log read and
 the counter read can leave that one row off by those few events, which the next run repairs.
-Referrer counts (referrer_counts) are not rebuilt.
+Referrer counts (referrer_counts) are not rebuilt. For a slot with a half-life the time buckets
+(arm_bucket_counts) from the bucket of --since on are rebuilt the same way: every event counts in the
+bucket of its decision's time (a click in its impression's bucket), with the slot's current width.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from app.jobs.log_frames import events_frame, list_slots
 from app.settings import Settings
 from app.storage import CatalogStore, CountDelta, CountsStore
 from app.storage.stream_totals import StreamTotalsStore
+from bandit.discount import bucket_start, bucket_width_s
 
 SlotKey = Tuple[str, str, str]
 STEPS = ("listing slots", "reading the event log", "comparing with the counters", "repairing counters", "done")
@@ -39,6 +42,7 @@ class RowChange:
     creative_id: str
     counted: Tuple[int, int]  # (impressions, clicks) in arm_counts before the backfill
     logged: Tuple[int, int]  # (impressions, clicks) in the event log
+    bucket: Optional[int] = None  # a time bucket row (arm_bucket_counts) of a slot with a half-life
 
     @property
     def delta(self) -> Tuple[int, int]:
@@ -66,9 +70,9 @@ def run_backfill(spark, db: Database, settings: Settings, since: datetime, until
     if not slots:
         return result
     step(STEPS[1])
-    creatives = _creatives(db, slots)
+    creatives, widths = _creatives(db, slots)
     logged, result.events, result.duplicates, result.unknown_creative = _log_counts(
-        spark, settings, slots, since, until, creatives)
+        spark, settings, slots, since, until, creatives, widths)
     step(STEPS[2])
     counts = CountsStore(db)
     for slot in slots:
@@ -76,6 +80,10 @@ def run_backfill(spark, db: Database, settings: Settings, since: datetime, until
             result.untouched.append(slot)
             continue
         counted = _read_counters(db, slot)
+        if slot in widths:  # bucket rows from the bucket of --since on
+            first = bucket_start(since.timestamp(), widths[slot])
+            counted.update({(segment, cid, bucket): (n, k) for bucket, segment, cid, n, k
+                            in counts.read_buckets(*slot, first)})
         result.changes += _differences(slot, counted, logged[slot], creatives[slot])
     if result.changes and not dry_run:
         step(STEPS[3])
@@ -85,16 +93,20 @@ def run_backfill(spark, db: Database, settings: Settings, since: datetime, until
     return result
 
 
-def _creatives(db: Database, slots: List[SlotKey]) -> Dict[SlotKey, frozenset]:
-    """{slot: the creative ids configured in it} (events of other creatives are not counted)."""
+def _creatives(db: Database, slots: List[SlotKey]) -> Tuple[Dict[SlotKey, frozenset], Dict[SlotKey, int]]:
+    """({slot: the creative ids configured in it} (events of other creatives are not counted),
+    {slot: bucket width in seconds} of the slots with a half-life)."""
     catalog = CatalogStore(db)
     loaded = {slot: catalog.load_slot(*slot) for slot in slots}
+    widths = {slot: bucket_width_s(config.half_life_s) for slot, config in loaded.items()
+              if config is not None and config.half_life_s}
     return {slot: frozenset(c.creative_id for c in (config.creatives if config else ()))
-            for slot, config in loaded.items()}
+            for slot, config in loaded.items()}, widths
 
 
-def _log_counts(spark, settings, slots, since, until, creatives):
-    """({slot: {(segment, creative): (impressions, clicks)}}, events, duplicates, unknown), in Spark."""
+def _log_counts(spark, settings, slots, since, until, creatives, widths=None):
+    """({slot: {(segment, creative) or (segment, creative, bucket): (impressions, clicks)}}, events,
+    duplicates, unknown), in Spark."""
     from pyspark.sql import functions as F
 
     events = events_frame(spark, settings, slots, since, until).cache()
@@ -115,16 +127,47 @@ def _log_counts(spark, settings, slots, since, until, creatives):
             F.sum(F.when(F.col("kind") == "impression", 1).otherwise(0)).alias("impressions"),
             F.sum(F.when(F.col("kind") == "click", 1).otherwise(0)).alias("clicks"),
         ).collect()
+        bucket_sums = _bucket_sums(_exploded_with_time(flagged, key), key, widths or {})
         total = events.count()
     finally:
         events.unpersist()
-    logged: Dict[SlotKey, Dict[Tuple[str, str], Tuple[int, int]]] = {}
+    logged: Dict[SlotKey, Dict[tuple, Tuple[int, int]]] = {}
     for r in sums:
         logged.setdefault((r["tenant"], r["platform"], r["slot_id"]), {})[(r["segment"], r["creative_id"])] = (
             int(r["impressions"]), int(r["clicks"]))
+    for r in bucket_sums:
+        logged.setdefault((r["tenant"], r["platform"], r["slot_id"]), {})[
+            (r["segment"], r["creative_id"], int(r["bucket"]))] = (int(r["impressions"]), int(r["clicks"]))
     duplicates = {(r["tenant"], r["platform"], r["slot_id"]): int(r["n"]) for r in dupes}
     unknown_by_slot = {(r["tenant"], r["platform"], r["slot_id"]): int(r["count"]) for r in unknown}
     return logged, total, duplicates, unknown_by_slot
+
+
+def _exploded_with_time(flagged, key):
+    """One row per (event of a configured creative, count row), with the decision's time."""
+    from pyspark.sql import functions as F
+
+    return flagged.filter(F.col("known")).select(*key, "creative_id", "kind", "decided_s",
+                                                 F.explode("segments").alias("segment"))
+
+
+def _bucket_sums(exploded, key, widths: Dict[SlotKey, int]) -> list:
+    """Impressions and clicks per (slot, bucket, segment, creative) of the slots with a half-life; the
+    bucket is floor(decided_s / width) * width with the slot's width."""
+    from pyspark.sql import functions as F
+
+    if not widths:
+        return []
+    width = None
+    for slot, seconds in widths.items():
+        match = (F.col("tenant") == slot[0]) & (F.col("platform") == slot[1]) & (F.col("slot_id") == slot[2])
+        width = F.when(match, F.lit(seconds)) if width is None else width.when(match, F.lit(seconds))
+    rows = exploded.withColumn("width", width).filter(F.col("width").isNotNull() & F.col("decided_s").isNotNull())
+    rows = rows.withColumn("bucket", (F.floor(F.col("decided_s") / F.col("width")) * F.col("width")).cast("long"))
+    return rows.groupBy(*key, "bucket", "segment", "creative_id").agg(
+        F.sum(F.when(F.col("kind") == "impression", 1).otherwise(0)).alias("impressions"),
+        F.sum(F.when(F.col("kind") == "click", 1).otherwise(0)).alias("clicks"),
+    ).collect()
 
 
 def _read_counters(db: Database, slot: SlotKey) -> Dict[Tuple[str, str], Tuple[int, int]]:
@@ -141,19 +184,20 @@ def _read_counters(db: Database, slot: SlotKey) -> Dict[Tuple[str, str], Tuple[i
 def _differences(slot, counted, logged, creative_ids) -> List[RowChange]:
     """Rows of configured creatives where the counters and the log disagree."""
     changes = []
-    for segment, creative_id in sorted(set(counted) | set(logged)):
+    for row in sorted(set(counted) | set(logged), key=lambda r: (len(r), r)):
+        segment, creative_id = row[0], row[1]
         if creative_id not in creative_ids:
             continue
-        before = counted.get((segment, creative_id), (0, 0))
-        truth = logged.get((segment, creative_id), (0, 0))
+        before = counted.get(row, (0, 0))
+        truth = logged.get(row, (0, 0))
         if before != truth:
-            changes.append(RowChange(slot, segment, creative_id, before, truth))
+            changes.append(RowChange(slot, segment, creative_id, before, truth, row[2] if len(row) > 2 else None))
     return changes
 
 
 def _apply(db: Database, counts: CountsStore, changes: List[RowChange]) -> None:
     """Add each difference once (counter batches within one partition)."""
-    deltas = [CountDelta(*c.slot, c.segment, c.creative_id, impressions=c.delta[0], clicks=c.delta[1])
+    deltas = [CountDelta(*c.slot, c.segment, c.creative_id, impressions=c.delta[0], clicks=c.delta[1], bucket=c.bucket)
               for c in changes]
     for batch, _ in counts.batches(deltas):
         db.run(batch)
@@ -175,7 +219,8 @@ def format_report(result: BackfillResult, dry_run: bool) -> str:
             continue
         lines.append(f"{name}: {len(changes)} rows to repair" + (f" ({'; '.join(notes)})" if notes else ""))
         for c in changes:
-            lines.append(f"  {c.segment:<22} {c.creative_id:<14} impressions {c.counted[0]} -> {c.logged[0]} "
+            where = c.segment if c.bucket is None else f"{c.segment} @{c.bucket}"
+            lines.append(f"  {where:<22} {c.creative_id:<14} impressions {c.counted[0]} -> {c.logged[0]} "
                          f"({c.delta[0]:+d})  clicks {c.counted[1]} -> {c.logged[1]} ({c.delta[1]:+d})")
     total = len(result.changes)
     if dry_run:

@@ -50,15 +50,26 @@ def decision_segments(decision_id: Optional[str], city: Optional[str]) -> List[s
     return ["global"] + ([f"city:{city}"] if city else [])
 
 
+def decision_time_s(decision_id: Optional[str], event_time: Optional[datetime]) -> Optional[int]:
+    """When the decision was made (its id's time), else the event's own time; seconds since the epoch."""
+    token = read_unverified(decision_id)
+    if token is not None and isinstance(token.issued_ms, int):
+        return token.issued_ms // 1000
+    if event_time is None:
+        return None
+    return int(event_time.replace(tzinfo=event_time.tzinfo or timezone.utc).timestamp())
+
+
 def events_frame(spark, settings: Settings, slots: Iterable[SlotKey], since: datetime, until: datetime):
-    """A DataFrame of EVENT_COLUMNS plus ``segments`` for every event of ``slots`` in [since, until)."""
+    """A DataFrame of EVENT_COLUMNS plus ``segments`` and ``decided_s`` (the decision's time, seconds since
+    the epoch: the time bucket of an impression and of its click) for every event of ``slots`` in [since, until)."""
     from pyspark.sql import types as T
 
     partitions = [(t, p, s, h) for (t, p, s) in slots for h in hours_between(since, until)]
     schema = T.StructType(
         [T.StructField(c, T.TimestampType() if c == "event_time" else
                        T.DoubleType() if c == "propensity" else T.StringType()) for c in EVENT_COLUMNS]
-        + [T.StructField("segments", T.ArrayType(T.StringType()))]
+        + [T.StructField("segments", T.ArrayType(T.StringType())), T.StructField("decided_s", T.LongType())]
     )
     if not partitions:
         return spark.createDataFrame([], schema)
@@ -75,6 +86,7 @@ def _read(settings: Settings, window: Tuple[datetime, datetime], keys: Iterator[
     try:
         for row in event_log.EventStore(db).read_partitions(list(keys), *window):
             values = tuple(row[c] for c in EVENT_COLUMNS)
-            yield values + (decision_segments(row["decision_id"], row["city"]),)
+            yield values + (decision_segments(row["decision_id"], row["city"]),
+                            decision_time_s(row["decision_id"], row["event_time"]))
     finally:
         db.shutdown()

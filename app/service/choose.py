@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from app.storage.catalog import REVENUE, Creative, SlotConfig
 from app.decision_ids import DecisionToken
 from bandit import GLOBAL, Decision
 from bandit.holdout import HOLDOUT, in_holdout, uniform_choice
+from bandit.policies.exploration import with_floor
 
 POLICY = "thompson"
 _HOLDOUT_RNG = np.random.default_rng()  # per-request holdout draws and uniform picks (thread-safe)
@@ -91,7 +92,7 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
                           DecisionToken.new_nonce(), req.city, req.referrer,
                           req.customer_id if slot.objective == REVENUE else None)
     decision_id = rt.signer.sign(token)
-    _queue_impression(rt, req, token, decision_id, choice.segment, choice.propensity, policy)
+    _queue_impression(rt, req, token, decision_id, choice.segment, choice.propensity, policy, slot.half_life_s)
     metrics.DECISIONS.labels(policy).inc()
     shown = {"creative_id": creative.creative_id, "image_url": creative.image_url, "payload": creative.payload}
     if creative.is_offer:
@@ -121,12 +122,24 @@ def _choose(rt: Runtime, req: DecisionRequest, slot: SlotConfig, candidates: Tup
         prices = {c.creative_id: c.price for c in candidates if c.price}  # a free or unpriced offer: None
         if note:
             rt.prewarmer.note(key, rt.revenue_policy, segment, ids, prices)
-        return rt.revenue_policy.decide(snapshot, segment, ids, prices)
+        choice = rt.revenue_policy.decide(snapshot, segment, ids, prices)
+        return explore(choice, ids, slot.min_share,
+                       lambda: rt.revenue_policy.probabilities(snapshot, segment, ids, prices)[1])
     if note:
         rt.prewarmer.note(key, rt.policy, segment, ids)
-    return rt.policy.decide(snapshot, segment, ids)
+    choice = rt.policy.decide(snapshot, segment, ids)
+    return explore(choice, ids, slot.min_share, lambda: rt.policy.probabilities(snapshot, segment, ids)[1])
 
 
 def _queue_impression(rt: Runtime, req: DecisionRequest, token: DecisionToken, decision_id: str,
-                      segment: str, propensity: float, policy: str = POLICY) -> None:
-    rt.writer.submit(Impression(token, decision_id, segment, req.customer_id, policy, float(propensity)))
+                      segment: str, propensity: float, policy: str = POLICY, half_life_s: Optional[int] = None) -> None:
+    rt.writer.submit(Impression(token, decision_id, segment, req.customer_id, policy, float(propensity), half_life_s))
+
+
+def explore(choice: Decision, ids: Tuple[str, ...], min_share: float,
+            probabilities: Callable[[], np.ndarray]) -> Decision:
+    """The policy's choice under the slot's exploration floor (bandit.policies.exploration): with
+    probability K f a uniform pick, and the mixture propensity f + (1 - K f) q_j either way."""
+    if not min_share:
+        return choice
+    return with_floor(choice, ids, probabilities(), min_share, _HOLDOUT_RNG)

@@ -30,6 +30,7 @@ from app.storage import CountDelta, Event
 from app.decision_ids import DecisionToken
 from app.clock import utc
 from app.storage.counts import MarkedBatch
+from app.storage.impressions import decision_bucket
 from app.storage.db import AMBIGUOUS, one_line
 from bandit import GLOBAL
 
@@ -82,12 +83,14 @@ def record_click(rt: Runtime, tenant: str, decision_id: Any, customer_id: Option
             attribution.record_click(rt, token, decision_id, revenue_customer, slot, now)
         event = _click_event(token, decision_id, now, customer_id)
         if rt.publisher is not None:  # Kafka mode: a stream worker writes the event and the counts
-            if not rt.publisher.publish_click(event, token.segments):  # waits until on the broker or spooled
+            bucket = decision_bucket(token, slot.half_life_s)  # slots with a half-life: the decision's time bucket
+            extra = {} if bucket is None else {"bucket": bucket}
+            if not rt.publisher.publish_click(event, token.segments, **extra):  # waits until on the broker or spooled
                 raise StorageUnavailable("the click could not be published or spooled, retry later",
                                          "stream_unavailable")
         else:
             _insert_idempotent(rt, event)
-            _count_once(rt, token, fresh, deadline=attempt_ends)
+            _count_once(rt, token, fresh, deadline=attempt_ends, half_life_s=slot.half_life_s)
     except AMBIGUOUS as error:  # the counters may still land: keep the lease until they can no longer
         metrics.CLICKS_AMBIGUOUS.inc()
         log.warning("click outcome unknown; its retry settles it", extra={"tenant": tenant, "error": one_line(error)})
@@ -133,10 +136,11 @@ def _take_over(rt: Runtime, tenant: str, token: DecisionToken, ttl_s: int) -> Op
         time.sleep(0.05)
 
 
-def _count_once(rt: Runtime, token: DecisionToken, fresh: bool, deadline: float) -> None:
+def _count_once(rt: Runtime, token: DecisionToken, fresh: bool, deadline: float,
+                half_life_s: Optional[int] = None) -> None:
     """Apply the click's counter batch exactly once: at once on a fresh claim (nothing can have
     landed), by its mark on a claim taken over (an earlier owner may have applied it)."""
-    batch = _click_batch(token)
+    batch = _click_batch(token, half_life_s)
     if time.monotonic() > deadline:  # too late to write under this lease: nothing was sent
         raise StorageUnavailable("storage is slow, retry the click", "storage_timeout")
     if fresh:
@@ -184,9 +188,9 @@ def _release(rt: Runtime, tenant: str, token: DecisionToken, lease: datetime, tt
         pass
 
 
-def _click_batch(token: DecisionToken) -> MarkedBatch:
+def _click_batch(token: DecisionToken, half_life_s: Optional[int] = None) -> MarkedBatch:
     return MarkedBatch(token.tenant, token.platform, token.slot_id, f"click:{token.nonce}",
-                       tuple(_click_deltas(token)))
+                       tuple(_click_deltas(token, half_life_s)))
 
 
 def _now() -> datetime:
@@ -195,9 +199,15 @@ def _now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _click_deltas(token: DecisionToken):
+def _click_deltas(token: DecisionToken, half_life_s: Optional[int] = None):
+    """The click on each count row of its decision; for a slot with a half-life also on those rows of
+    the time bucket of the decision (a click is credited to when its impression was made)."""
     deltas = [CountDelta(token.tenant, token.platform, token.slot_id, s, token.creative_id, clicks=1)
               for s in token.segments]
+    bucket = decision_bucket(token, half_life_s)
+    if bucket is not None:
+        deltas += [CountDelta(token.tenant, token.platform, token.slot_id, s, token.creative_id, clicks=1,
+                              bucket=bucket) for s in token.segments]
     if token.referrer:
         deltas.append(CountDelta(token.tenant, token.platform, token.slot_id, GLOBAL, token.creative_id, clicks=1,
                                  referrer=token.referrer))

@@ -1,6 +1,7 @@
 """The per-process objects of the service, built once by ``create_app`` and shared by every view."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
@@ -20,6 +21,7 @@ from app.storage.frequency import FrequencyStore
 from app.storage.priors import PriorsStore
 from app.storage.revenue import RevenueStore
 from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
+from bandit.discount import bucket_width_s, discount_buckets, discount_priors, first_bucket_read
 from bandit.policies.revenue import RevenueConfig, RevenuePolicy, RevenueTotals
 
 # A rotated or deleted key stops working within KEY_MAX_AGE_S plus one read; a paused creative stops
@@ -62,8 +64,12 @@ class Runtime:
 
         prewarmer = Prewarmer()
 
+        slots = RefreshingCache("slots", lambda key: catalog.load_slot(*key), settings.config_refresh_s,
+                                max_age_s=max(CONFIG_MAX_AGE_S, settings.config_refresh_s), on_refresh_error=on_error)
+
         def load_snapshot(key: SlotKey) -> SlotSnapshot:
-            snapshot = read_snapshot(db, *key, version=next(versions))
+            slot = slots.get(key)
+            snapshot = read_snapshot(db, *key, version=next(versions), half_life_s=slot.half_life_s if slot else None)
             prewarmer.warm(key, snapshot)  # propensities of the new posteriors, before requests see them
             return snapshot
 
@@ -95,8 +101,7 @@ class Runtime:
             revenue_policy=RevenuePolicy(RevenueConfig(), rng),
             keys=RefreshingCache("api_keys", tenants.tenant_for_key_hash, KEY_CACHE_TTL_S, max_age_s=KEY_MAX_AGE_S,
                                  on_refresh_error=on_error),
-            slots=RefreshingCache("slots", lambda key: catalog.load_slot(*key), settings.config_refresh_s,
-                                  max_age_s=max(CONFIG_MAX_AGE_S, settings.config_refresh_s), on_refresh_error=on_error),
+            slots=slots,
             snapshots=RefreshingCache("posteriors", load_snapshot, settings.posterior_refresh_s,
                                       on_refresh_error=on_error),
         )
@@ -111,10 +116,12 @@ class Runtime:
         """The slot's counts and priors as decisions see them (cached, refreshed in the background)."""
         return self.snapshots.get((tenant, platform, slot_id))
 
-    def stored_snapshot(self, tenant: str, platform: str, slot_id: str) -> SlotSnapshot:
+    def stored_snapshot(self, tenant: str, platform: str, slot_id: str,
+                        half_life_s: Optional[int] = None) -> SlotSnapshot:
         """The slot's counts, priors and revenue totals read from storage now, for stats and exports
-        that must show every write that has landed."""
-        return read_snapshot(self.db, tenant, platform, slot_id)
+        that must show every write that has landed: all-time counts, or with ``half_life_s`` the
+        discounted ones decisions use."""
+        return read_snapshot(self.db, tenant, platform, slot_id, half_life_s=half_life_s)
 
     def close(self) -> None:
         self.writer.close()
@@ -122,14 +129,24 @@ class Runtime:
         self.db.shutdown()
 
 
-def read_snapshot(db: Database, tenant: str, platform: str, slot_id: str, version: int = 0) -> SlotSnapshot:
+def read_snapshot(db: Database, tenant: str, platform: str, slot_id: str, version: int = 0,
+                  half_life_s: Optional[int] = None, now_s: Optional[float] = None) -> SlotSnapshot:
     """One slot's counts (counters plus stream totals), seeded priors and attributed revenue totals
     (empty unless the slot's objective is revenue), read from storage: four partition reads (counters,
-    stream totals, priors, revenue totals)."""
+    stream totals, priors, revenue totals).
+
+    With ``half_life_s`` the counts are the discounted ones of the last MAX_BUCKETS time buckets and
+    the seeded priors fade by their seed time (bandit.discount); the all-time counters are not read."""
     revenue: Dict[str, Dict[str, RevenueTotals]] = {}
     for (segment, creative_id), values in RevenueStore(db).totals(tenant, platform, slot_id).items():
         # Totals are moved by differences of floats: clamp the last-digit noise below zero.
         purchases, refunds, gross, gross_sq = (max(float(v), 0.0) for v in values[:4])
         revenue.setdefault(segment, {})[creative_id] = RevenueTotals(purchases, refunds, gross, gross_sq)
+    if half_life_s:
+        now_s = time.time() if now_s is None else now_s
+        since = first_bucket_read(now_s, bucket_width_s(half_life_s))
+        segments = discount_buckets(CountsStore(db).read_buckets(tenant, platform, slot_id, since), now_s, half_life_s)
+        priors = discount_priors(PriorsStore(db).read_dated(tenant, platform, slot_id), now_s, half_life_s)
+        return SlotSnapshot(segments=segments, version=version, priors=priors, revenue=revenue)
     return SlotSnapshot(segments=CountsStore(db).read_slot(tenant, platform, slot_id), version=version,
                         priors=PriorsStore(db).read_slot(tenant, platform, slot_id), revenue=revenue)

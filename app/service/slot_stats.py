@@ -29,6 +29,9 @@ def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Opti
     now = now or now_utc()
     # Stats read storage directly (not the decision cache) so they show every write that has landed.
     snapshot = rt.stored_snapshot(tenant, platform, slot_id)
+    # A slot with a half-life decides on discounted counts: posteriors and P(best) come from those,
+    # raw (all-time) counts stay beside them, and lift and savings keep counting every impression.
+    effective = rt.stored_snapshot(tenant, platform, slot_id, slot.half_life_s) if slot.half_life_s else snapshot
     if city is not None:
         segments = [GLOBAL, f"city:{city}"]
     else:
@@ -39,7 +42,9 @@ def slot_stats(rt: Runtime, tenant: str, platform: str, slot_id: str, city: Opti
         "platform": platform,
         "objective": slot.objective,
         **serving_controls(slot, now),
-        "segments": [_segment_stats(rt, slot, snapshot, segment, rng, now) for segment in segments],
+        "half_life_s": slot.half_life_s,
+        "min_share": slot.min_share,
+        "segments": [_segment_stats(rt, slot, effective, segment, rng, now, raw=snapshot) for segment in segments],
         "lift_over_holdout": _lift(snapshot),
         "savings": counted_savings(rt, slot, snapshot),
     }
@@ -93,12 +98,15 @@ def creative_status(slot: SlotConfig, creative_id: str, city: Optional[str], now
 
 
 def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segment: str,
-                   rng: np.random.Generator, now: datetime) -> Dict[str, Any]:
+                   rng: np.random.Generator, now: datetime, raw: SlotSnapshot) -> Dict[str, Any]:
+    """One segment's rows: posteriors from ``snapshot`` (discounted for a slot with a half-life),
+    impressions and clicks from ``raw`` (all-time) and the effective ones from ``snapshot``."""
     city = segment[len("city:"):] if segment.startswith("city:") else None
     eligible = [c.creative_id for c in slot.eligible_at(city, now)]
     # Eligible creatives, those out of their flight or hours now (their status says so), and any other
     # with history here (paused or removed ones keep their counts).
-    creative_ids = sorted({c.creative_id for c in slot.eligible(city)} | set(snapshot.segments.get(segment, {})))
+    creative_ids = sorted({c.creative_id for c in slot.eligible(city)} | set(raw.segments.get(segment, {}))
+                          | set(snapshot.segments.get(segment, {})))
     if not creative_ids:
         return {"segment": segment, "decided_by": GLOBAL, "creatives": []}
     config = rt.policy.config
@@ -115,12 +123,14 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
         if slot.objective == REVENUE else {}
     rows: List[Dict[str, Any]] = []
     for cid, posterior in zip(creative_ids, posteriors):
-        counts = snapshot.counts(segment, cid)
+        counts, effective = raw.counts(segment, cid), snapshot.counts(segment, cid)
         low, high = posterior.credible_interval(0.95)
         rows.append({
             "creative_id": cid,
             "impressions": counts.impressions,
             "clicks": counts.clicks,
+            "effective_impressions": round(float(effective.impressions), 3),
+            "effective_clicks": round(float(effective.clicks), 3),
             "alpha": round(posterior.alpha, 6),
             "beta": round(posterior.beta, 6),
             "mean": round(posterior.mean, 6),

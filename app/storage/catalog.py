@@ -91,6 +91,8 @@ class SlotConfig:
     timezone_warning: Optional[str] = None  # set when ``timezone`` is not a zone this system knows
     frequency_cap: Optional[int] = None  # impressions of one creative per customer and window; None = no cap
     frequency_window_s: int = DEFAULT_FREQUENCY_WINDOW_S
+    half_life_s: Optional[int] = None  # evidence of age a counts 0.5^(a / half_life_s); None = no discounting
+    min_share: float = 0.0  # exploration floor per eligible creative (bandit.policies.exploration)
     # city -> eligible creatives, filled by eligible(): a reload makes a new SlotConfig, never edits one.
     _eligible: Dict[Optional[str], Tuple[Creative, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
@@ -146,7 +148,7 @@ class CatalogStore:
         """The slot and all its creatives, or None when the tenant has no such slot."""
         row = self.db.execute(
             "SELECT attribution_window_s, holdout_share, objective, horizon_s, timezone, frequency_cap, "
-            "frequency_window_s FROM slots "
+            "frequency_window_s, half_life_s, min_share FROM slots "
             "WHERE tenant = ? AND platform = ? AND slot_id = ?",
             (tenant, platform, slot_id),
         ).one()
@@ -178,6 +180,8 @@ class CatalogStore:
             timezone_warning=warning,
             frequency_cap=cap if cap is not None and cap > 0 else None,
             frequency_window_s=_positive(row["frequency_window_s"], DEFAULT_FREQUENCY_WINDOW_S),
+            half_life_s=_positive(row["half_life_s"], None),
+            min_share=min(max(row["min_share"] or 0.0, 0.0), 1.0),
         )
 
 
@@ -239,5 +243,5 @@ def _objective(value: Optional[str], tenant: str, slot_id: str) -> str:
     return objective
 
 
-def _positive(value: Optional[int], default: int) -> int:
+def _positive(value: Optional[int], default: Optional[int]) -> Optional[int]:
     return value if value and value > 0 else default

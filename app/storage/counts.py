@@ -23,6 +23,14 @@ UPDATE_ARM = (
     "UPDATE arm_counts SET impressions = impressions + ?, clicks = clicks + ? "
     "WHERE tenant = ? AND platform = ? AND slot_id = ? AND segment = ? AND creative_id = ?"
 )
+UPDATE_BUCKET = (
+    "UPDATE arm_bucket_counts SET impressions = impressions + ?, clicks = clicks + ? "
+    "WHERE tenant = ? AND platform = ? AND slot_id = ? AND bucket = ? AND segment = ? AND creative_id = ?"
+)
+SELECT_BUCKETS = (
+    "SELECT bucket, segment, creative_id, impressions, clicks FROM arm_bucket_counts "
+    "WHERE tenant = ? AND platform = ? AND slot_id = ? AND bucket >= ?"
+)
 UPDATE_REFERRER = (
     "UPDATE referrer_counts SET impressions = impressions + ?, clicks = clicks + ? "
     "WHERE tenant = ? AND platform = ? AND slot_id = ? AND referrer = ? AND creative_id = ?"
@@ -37,7 +45,8 @@ DELETE_MARK = "DELETE FROM count_marks WHERE tenant = ? AND platform = ? AND slo
 
 @dataclass(frozen=True)
 class CountDelta:
-    """An increment of one counter row; ``referrer`` set means a referrer_counts row."""
+    """An increment of one counter row; ``referrer`` set means a referrer_counts row, ``bucket`` set
+    an arm_bucket_counts row (the time bucket of a slot with a half-life, see bandit.discount)."""
 
     tenant: str
     platform: str
@@ -47,10 +56,11 @@ class CountDelta:
     impressions: int = 0
     clicks: int = 0
     referrer: Optional[str] = None
+    bucket: Optional[int] = None
 
     @property
     def key(self) -> tuple:
-        return (self.tenant, self.platform, self.slot_id, self.segment, self.creative_id, self.referrer)
+        return (self.tenant, self.platform, self.slot_id, self.segment, self.creative_id, self.referrer, self.bucket)
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,13 @@ class CountsStore:
             )
         return _plus_stream(segments, StreamTotalsStore(self.db).arm_totals(tenant, platform, slot_id))
 
+    def read_buckets(self, tenant: str, platform: str, slot_id: str, since: int) -> List[Tuple[int, str, str, int, int]]:
+        """Bucket rows (bucket, segment, creative_id, impressions, clicks) of buckets >= since, counters
+        plus what the stream workers applied (one range read of the slot's partition, plus one in Kafka mode)."""
+        rows = [(r["bucket"], r["segment"], r["creative_id"], r["impressions"] or 0, r["clicks"] or 0)
+                for r in self.db.execute(SELECT_BUCKETS, (tenant, platform, slot_id, since))]
+        return rows + StreamTotalsStore(self.db).bucket_totals(tenant, platform, slot_id, since)
+
     def read_raw(self, tenant: str, platform: str, slot_id: str) -> Dict[Tuple[str, str], Tuple[int, int]]:
         """The counters of one slot as stored, not clamped: {(segment, creative_id): (impressions, clicks)}."""
         rows = self.db.execute(
@@ -175,6 +192,10 @@ class CountsStore:
         self.db.run(batch)
 
     def _bind(self, delta: CountDelta, times: int = 1):
+        if delta.bucket is not None:
+            return self.db.prepare(UPDATE_BUCKET).bind((
+                delta.impressions * times, delta.clicks * times, delta.tenant, delta.platform, delta.slot_id,
+                delta.bucket, delta.segment, delta.creative_id))
         if delta.referrer is None:
             statement, last_key = self.db.prepare(UPDATE_ARM), delta.segment
         else:
@@ -205,5 +226,5 @@ def merge(deltas: Iterable[CountDelta]) -> List[CountDelta]:
             row[2] += delta.clicks
     return [first if (first.impressions, first.clicks) == (impressions, clicks) else
             CountDelta(first.tenant, first.platform, first.slot_id, first.segment, first.creative_id,
-                       impressions, clicks, first.referrer)
+                       impressions, clicks, first.referrer, first.bucket)
             for first, impressions, clicks in sums.values()]

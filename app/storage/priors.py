@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Callable, Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 from app.storage.db import Database
 from bandit import BetaPosterior
@@ -22,15 +22,25 @@ class PriorsStore:
 
     def read_slot(self, tenant: str, platform: str, slot_id: str) -> Dict[str, Dict[str, BetaPosterior]]:
         """{segment: {creative_id: BetaPosterior}} of one slot (one partition read)."""
+        return {segment: {cid: prior for cid, (prior, _) in by_creative.items()}
+                for segment, by_creative in self.read_dated(tenant, platform, slot_id).items()}
+
+    def read_dated(self, tenant: str, platform: str, slot_id: str) -> Dict[str, Dict[str, Tuple[BetaPosterior, float]]]:
+        """{segment: {creative_id: (BetaPosterior, seeded at in seconds since the epoch)}} of one slot,
+        for slots whose evidence is discounted by age (a prior without a seed time counts as seeded now)."""
         rows = self.db.execute(
-            "SELECT segment, creative_id, alpha, beta FROM arm_priors "
+            "SELECT segment, creative_id, alpha, beta, seeded_at FROM arm_priors "
             "WHERE tenant = ? AND platform = ? AND slot_id = ?",
             (tenant, platform, slot_id),
         )
-        priors: Dict[str, Dict[str, BetaPosterior]] = {}
+        now_s = datetime.now(timezone.utc).timestamp()
+        priors: Dict[str, Dict[str, Tuple[BetaPosterior, float]]] = {}
         for row in rows:
             if row["alpha"] and row["beta"] and row["alpha"] > 0 and row["beta"] > 0:
-                priors.setdefault(row["segment"], {})[row["creative_id"]] = BetaPosterior(row["alpha"], row["beta"])
+                seeded = row["seeded_at"]
+                seeded_s = seeded.replace(tzinfo=timezone.utc).timestamp() if seeded is not None else now_s
+                priors.setdefault(row["segment"], {})[row["creative_id"]] = (
+                    BetaPosterior(row["alpha"], row["beta"]), seeded_s)
         return priors
 
     def read_rows(self, tenant: str, platform: str, slot_id: str) -> list:

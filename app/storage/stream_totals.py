@@ -41,6 +41,11 @@ READ_KIND = ("SELECT name, impressions, clicks FROM stream_counts "
              "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind = ?")
 SET_TOTAL = ("UPDATE stream_counts SET impressions = ?, clicks = ? WHERE tenant = ? AND platform = ? "
              "AND slot_id = ? AND kind = ? AND name = ?")
+READ_BUCKETS_SINCE = ("SELECT name, impressions, clicks FROM stream_counts "
+                      "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind = 'tb' AND name >= ?")
+READ_BUCKET_ROWS = ("SELECT name, impressions, clicks FROM stream_counts "
+                    "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind = 'tb' AND name IN ?")
+BucketRow = Tuple[int, str, str]  # (bucket start, segment, creative_id) of a slot with a half-life
 MARK_SEEN = ("INSERT INTO stream_counts (tenant, platform, slot_id, kind, name) VALUES (?, ?, ?, 'seen', ?) "
              "USING TTL ?")
 
@@ -76,7 +81,8 @@ class StreamTotalsStore:
         return {row["name"] for row in self.db.execute(READ_SEEN, (tenant, platform, slot_id, ids))}
 
     def apply(self, tenant: str, platform: str, slot_id: str, expected_version: Optional[int],
-              arms: Dict[Row, ArmCounts], referrers: Dict[Row, ArmCounts], event_ids: List[str]) -> bool:
+              arms: Dict[Row, ArmCounts], referrers: Dict[Row, ArmCounts], event_ids: List[str],
+              buckets: Optional[Dict[BucketRow, ArmCounts]] = None) -> bool:
         """Write new absolute totals and the events' ``seen`` rows if the version is still
         ``expected_version``; True when applied, False when another writer came first."""
         pk = (tenant, platform, slot_id)
@@ -85,6 +91,8 @@ class StreamTotalsStore:
         for kind, rows in (("arm", arms), ("ref", referrers)):
             for row, counts in rows.items():
                 batch.add(set_total.bind((counts.impressions, counts.clicks, *pk, kind, _name(row))))
+        for bucket_row, counts in (buckets or {}).items():
+            batch.add(set_total.bind((counts.impressions, counts.clicks, *pk, "tb", _bucket_name(bucket_row))))
         mark_seen = self.db.prepare(MARK_SEEN)
         for event_id in event_ids:
             batch.add(mark_seen.bind((*pk, event_id, SEEN_TTL_S)))
@@ -99,6 +107,23 @@ class StreamTotalsStore:
         """{(referrer, creative_id): ArmCounts} applied by the stream."""
         return self._kind(tenant, platform, slot_id, "ref")
 
+    def bucket_rows(self, tenant: str, platform: str, slot_id: str,
+                    rows: Iterable[BucketRow]) -> Dict[BucketRow, ArmCounts]:
+        """The current totals of the given bucket rows (kind 'tb'; absent rows are left out).
+        Bucket rows sort after 'seen', so the range read of ``read`` never reads them."""
+        names = sorted({_bucket_name(row) for row in rows})
+        if not names:
+            return {}
+        found = self.db.execute(READ_BUCKET_ROWS, (tenant, platform, slot_id, names),
+                                consistency=ConsistencyLevel.SERIAL)
+        return {_bucket_row(r["name"]): ArmCounts(r["impressions"] or 0, r["clicks"] or 0) for r in found}
+
+    def bucket_totals(self, tenant: str, platform: str, slot_id: str, since: int) -> List[Tuple[int, str, str, int, int]]:
+        """(bucket, segment, creative_id, impressions, clicks) of buckets >= since applied by the stream.
+        Names start with the zero-padded bucket, so one range read finds them."""
+        rows = self.db.execute(READ_BUCKETS_SINCE, (tenant, platform, slot_id, _bucket_prefix(since)))
+        return [(*_bucket_row(r["name"]), r["impressions"] or 0, r["clicks"] or 0) for r in rows]
+
     def _kind(self, tenant: str, platform: str, slot_id: str, kind: str) -> Dict[Row, ArmCounts]:
         rows = self.db.execute(READ_KIND, (tenant, platform, slot_id, kind))
         return {_row(r["name"]): ArmCounts(r["impressions"] or 0, r["clicks"] or 0) for r in rows}
@@ -111,3 +136,17 @@ def _name(row: Row) -> str:
 def _row(name: str) -> Row:
     first, second = json.loads(name)
     return first, second
+
+
+def _bucket_prefix(bucket: int) -> str:
+    return '["' + f"{max(bucket, 0):012d}" + '"'
+
+
+def _bucket_name(row: BucketRow) -> str:
+    bucket, segment, creative_id = row
+    return json.dumps([f"{bucket:012d}", segment, creative_id], separators=(",", ":"))
+
+
+def _bucket_row(name: str) -> BucketRow:
+    bucket, segment, creative_id = json.loads(name)
+    return int(bucket), segment, creative_id

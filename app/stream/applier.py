@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from app.storage import EventStore
-from app.storage.stream_totals import Row, SlotTotals, StreamTotalsStore
+from app.storage.stream_totals import BucketRow, Row, SlotTotals, StreamTotalsStore
 from app.stream.messages import StreamEvent
 from bandit import ArmCounts
 
@@ -67,7 +67,8 @@ class Applier:
             if not fresh:
                 return ApplyResult(0, len(items))
             arms, referrers = add_events(current, fresh)
-            if self.totals.apply(*slot, current.version, arms, referrers, [i.event.event_id for i in fresh]):
+            buckets = add_bucket_events(self.totals.bucket_rows(*slot, bucket_rows(fresh)), fresh)
+            if self.totals.apply(*slot, current.version, arms, referrers, [i.event.event_id for i in fresh], buckets):
                 return ApplyResult(len(fresh), len(items) - len(fresh))
         raise ApplyConflict(f"slot {slot} stayed contended for {MAX_ATTEMPTS} attempts")
 
@@ -99,4 +100,26 @@ def add_events(current: SlotTotals, items: Sequence[StreamEvent]) -> Tuple[Dict[
     return arms, referrers
 
 
-__all__ = ["Applier", "ApplyConflict", "ApplyResult", "add_events", "unique_unseen"]
+def bucket_rows(items: Sequence[StreamEvent]) -> List[BucketRow]:
+    """The (bucket, segment, creative_id) rows that the items of slots with a half-life touch."""
+    return [(item.bucket, segment, item.event.creative_id)
+            for item in items if item.bucket is not None for segment in item.segments]
+
+
+def add_bucket_events(current: Dict[BucketRow, ArmCounts], items: Sequence[StreamEvent]) -> Dict[BucketRow, ArmCounts]:
+    """The new absolute totals of every bucket row the items touch. ``current`` is read under the same
+    version fence as the other totals, so the conditional batch applies them exactly once too."""
+    totals: Dict[BucketRow, ArmCounts] = {}
+    for item in items:
+        if item.bucket is None:
+            continue
+        impressions, clicks = (1, 0) if item.event.kind == "impression" else (0, 1)
+        for segment in item.segments:
+            row = (item.bucket, segment, item.event.creative_id)
+            base = totals.get(row) or current.get(row) or ArmCounts()
+            totals[row] = ArmCounts(base.impressions + impressions, base.clicks + clicks)
+    return totals
+
+
+__all__ = ["Applier", "ApplyConflict", "ApplyResult", "add_bucket_events", "add_events", "bucket_rows",
+           "unique_unseen"]

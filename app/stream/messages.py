@@ -62,6 +62,7 @@ class StreamEvent:
 
     event: Event
     segments: Tuple[str, ...]
+    bucket: Optional[int] = None  # time bucket of the decision, for slots with a half-life (bandit.discount)
 
     @property
     def key(self) -> bytes:
@@ -77,6 +78,8 @@ class StreamEvent:
             "segment": e.segment, "city": e.city, "customer_id": e.customer_id, "referrer": e.referrer,
             "policy": e.policy, "propensity": e.propensity,
         }
+        if self.bucket is not None:
+            body["bucket"] = self.bucket
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
@@ -118,6 +121,9 @@ class StreamEvent:
         propensity = body.get("propensity")
         if propensity is not None and (not isinstance(propensity, (int, float)) or isinstance(propensity, bool)):
             raise MalformedMessage("propensity must be a number or null")
+        bucket = body.get("bucket")
+        if bucket is not None and (not isinstance(bucket, int) or isinstance(bucket, bool) or bucket < 0):
+            raise MalformedMessage("bucket must be an integer >= 0 or absent")
         event = Event(
             tenant=body["tenant"], platform=body["platform"], slot_id=body["slot_id"],
             event_time=datetime.fromtimestamp(when / 1000, timezone.utc), event_id=body["event_id"],
@@ -126,7 +132,7 @@ class StreamEvent:
             referrer=body.get("referrer"), policy=body.get("policy"),
             propensity=float(propensity) if propensity is not None else None,
         )
-        return cls(event, tuple(segments))
+        return cls(event, tuple(segments), bucket)
 
 
 def pack(items: Sequence[StreamEvent]) -> bytes:

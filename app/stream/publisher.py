@@ -88,14 +88,14 @@ class KafkaPublisher:
 
     def submit(self, impression: Impression) -> bool:
         """Publish an impression (same verb as ``ImpressionWriter.submit``)."""
-        return self.publish(StreamEvent(impression.event(), impression.token.segments))
+        return self.publish(StreamEvent(impression.event(), impression.token.segments, impression.bucket()))
 
     def publish_click(self, event: Event, segments: Sequence[str],
-                      timeout_s: float = CLICK_DURABLE_TIMEOUT_S) -> bool:
+                      timeout_s: float = CLICK_DURABLE_TIMEOUT_S, bucket: Optional[int] = None) -> bool:
         """Publish a click and wait until it is on the broker or in the spool on disk; False when
         it could not be made durable in time (the caller answers 503 and the client sends it again:
         a click published twice is applied once, by its event id)."""
-        item, ack = StreamEvent(event, tuple(segments)), _Ack()
+        item, ack = StreamEvent(event, tuple(segments), bucket), _Ack()
         with self._done:
             self._acks[id(item)] = ack
         if not self.publish(item):

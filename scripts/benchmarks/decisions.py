@@ -80,6 +80,7 @@ class BenchOptions:
     workers: Optional[int] = None  # None: gunicorn_options' default (CPU count)
     keyspace: str = "slotbandit_bench"
     output: Path = REPO_ROOT / "bench-results" / "bench.json"
+    half_life_s: Optional[int] = None  # set on the benchmark's slot: decisions read discounted buckets
 
     def __post_init__(self) -> None:
         for name, low in (("duration_s", 1), ("connections", 1), ("threads", 1), ("rounds", 1)):
@@ -97,8 +98,8 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
     settings = _bench_settings(options.keyspace)
     load_before = os.getloadavg()
     with ExitStack() as cleanup:
-        cassandra = _ensure_cassandra(settings, progress, cleanup)
-        api_key = _prepare_data(settings, progress)
+        cassandra = ensure_cassandra(settings, progress, cleanup)
+        api_key = _prepare_data(settings, progress, options.half_life_s)
         log_dir = options.output.parent
         log_dir.mkdir(parents=True, exist_ok=True)
         env = _service_env(settings)
@@ -133,7 +134,7 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
         "rate_limiter": limiter,
         "setup": {"gunicorn_workers": workers, "worker_class": gunicorn_options(HOST, 0)["worker_class"],
                   "wrk": f"-t{options.threads} -c{options.connections} -d{options.duration_s}s --latency",
-                  "rounds": options.rounds, "decision_path": DECISION_PATH, "keyspace": settings.keyspace,
+                  "rounds": options.rounds, "decision_path": DECISION_PATH, "half_life_s": options.half_life_s, "keyspace": settings.keyspace,
                   "cassandra": cassandra},
         "machine": {"nproc": os.cpu_count(), "load_average_before": list(load_before),
                     "load_average_before_wrk": list(load_at_start), "python": platform.python_version(),
@@ -164,7 +165,7 @@ def _bench_settings(keyspace: str) -> Settings:
     return replace(settings, secret=secrets.token_urlsafe(32).encode())
 
 
-def _ensure_cassandra(settings: Settings, progress: Progress, cleanup: ExitStack) -> str:
+def ensure_cassandra(settings: Settings, progress: Progress, cleanup: ExitStack) -> str:
     """Reuse a running Cassandra; start the embedded one only when none answers, and stop only that."""
     if not settings.embedded:
         return f"external ({','.join(settings.cassandra_hosts)})"
@@ -188,8 +189,12 @@ def _ensure_cassandra(settings: Settings, progress: Progress, cleanup: ExitStack
     return "already listening on the port, not ours (left running)"
 
 
-def _prepare_data(settings: Settings, progress: Progress) -> str:
-    """Schema and demo tenant in the benchmark's keyspace; returns the demo API key."""
+_ensure_cassandra = ensure_cassandra  # the name the stream benchmark imports
+
+
+def _prepare_data(settings: Settings, progress: Progress, half_life_s: Optional[int] = None) -> str:
+    """Schema and demo tenant in the benchmark's keyspace (the benchmark's slot with ``half_life_s``);
+    returns the demo API key."""
     from cassandra.cluster import NoHostAvailable
 
     from app.storage.db import Database, one_line
@@ -204,6 +209,8 @@ def _prepare_data(settings: Settings, progress: Progress) -> str:
         db.connect()
         key = load_demo(db)
         TenantStore(db).set_limit(DEMO_TENANT, BENCH_TENANT_RPS)
+        db.execute("UPDATE slots SET half_life_s = ? WHERE tenant = ? AND platform = 'web' AND slot_id = 'home-banner'",
+                   (half_life_s, DEMO_TENANT))
         return key
     except NoHostAvailable:
         raise BenchError(f"cannot reach Cassandra at {','.join(settings.contact_points)}:"
@@ -433,9 +440,11 @@ def _tail(path: Path, lines: int = 3) -> str:
 @click.option("--workers", "-w", type=click.IntRange(1, 64), default=None,
               help="gunicorn sync workers for both apps [default: as `slotbandit serve`, the CPU count].")
 @click.option("--keyspace", default="slotbandit_bench", show_default=True, help="Keyspace the benchmark uses.")
+@click.option("--half-life", type=click.IntRange(1, 10**7), default=None,
+              help="half_life_s of the benchmark's slot (decisions then read discounted time buckets).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               default=REPO_ROOT / "bench-results" / "bench.json", help="JSON results [bench-results/bench.json].")
-def main(duration, connections, threads, rounds, workers, keyspace, output) -> None:
+def main(duration, connections, threads, rounds, workers, keyspace, output, half_life) -> None:
     """Throughput of GET /slot/<id>/creative as a ratio to a bare Flask JSON endpoint.
 
     Starts the embedded Cassandra unless one runs (or CASSANDRA_HOSTS is set), loads the demo
@@ -448,7 +457,7 @@ def main(duration, connections, threads, rounds, workers, keyspace, output) -> N
     start or answered errors under load.
     """
     try:
-        options = BenchOptions(duration, connections, threads, rounds, workers, keyspace, output)
+        options = BenchOptions(duration, connections, threads, rounds, workers, keyspace, output, half_life)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     signal.signal(signal.SIGTERM, _exit_on_sigterm)

@@ -201,3 +201,26 @@ def test_the_platform_switch_lists_every_platform_of_the_tenant(browser, served,
     assert page.inner_text("#status") == "platform android \u00b7 1 slot"
     assert page.evaluate("sessionStorage.getItem('slotbandit.platform')") == "android"
     page.close()
+
+
+def test_a_half_life_slot_shows_effective_counts_beside_raw_ones(browser, served, app, runtime, make_tenant):
+    tenant = make_tenant("hldash")
+    tenant.add_slot("home-banner", creatives=demo_world().creative_ids)
+    tenant.db.execute("UPDATE slots SET half_life_s = 60 WHERE tenant = ? AND platform = 'web' "
+                      "AND slot_id = 'home-banner'", (tenant.name,))
+    simulate_visitors(app.test_client(), runtime, tenant, "home-banner", visitors=120, seed=5)
+
+    page = open_dashboard(browser, served, tenant.key)
+    page.wait_for_selector('#slot-title:text-is("home-banner")')
+    assert "half-life 60 s" in page.inner_text("#half-life")
+    stats = app.test_client().get("/slot/home-banner/stats?platform=web", headers=tenant.headers).get_json()
+    global_rows = next(s for s in stats["segments"] if s["segment"] == "global")["creatives"]
+    table = rows_text(page, "#posteriors tbody tr")
+    # effective counts are shown to one decimal; a few seconds of age move them by less than 0.1 %
+    for row, c in zip(table, global_rows):
+        cells = row.split()
+        assert cells[:3] == [c["creative_id"], str(c["impressions"]), str(c["clicks"])]
+        assert float(cells[3]) == pytest.approx(c["effective_impressions"], abs=0.1 + 0.002 * c["impressions"])
+        assert float(cells[4]) == pytest.approx(c["effective_clicks"], abs=0.1 + 0.002 * c["clicks"])
+        assert float(cells[3]) <= c["impressions"]
+    page.close()

@@ -148,7 +148,8 @@ def test_every_reference_resolves_and_every_component_schema_is_valid(described)
 def test_nullable_conversion_accepts_null_only_where_declared(described):
     creative_stats = described.component("CreativeStats")
     row = {"creative_id": "a", "impressions": 3, "clicks": 1, "alpha": 2.0, "beta": 3.0, "mean": 0.4,
-           "ci95": [0.1, 0.8], "p_best": None, "eligible": False}
+           "ci95": [0.1, 0.8], "p_best": None, "eligible": False,
+           "effective_impressions": 3.0, "effective_clicks": 1.0}
     creative_stats.validate(row)  # p_best is nullable
     creative_stats.validate({**row, "p_best": 0.25, "eligible": True})
     for bad in ({**row, "p_best": "high"}, {**row, "mean": None}, {**row, "ci95": [0.1]},

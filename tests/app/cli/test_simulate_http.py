@@ -74,3 +74,29 @@ def test_http_simulation_learns_each_dense_citys_favourite(server, make_tenant, 
         city_counts = counts[f"city:{city}"]
         assert sum(c.impressions for c in city_counts.values()) == results[city].visitors
         assert sum(c.clicks for c in city_counts.values()) == results[city].clicks
+
+
+def test_simulate_drift_prints_the_new_best_per_period_for_the_slots_settings(server, make_tenant, runtime, cli):
+    tenant = make_tenant("drift")
+    tenant.add_slot("fade", creatives=["a", "b", "c"])
+    tenant.db.execute("UPDATE slots SET half_life_s = 4, min_share = 0.05 WHERE tenant = ? AND platform = 'web' "
+                      "AND slot_id = 'fade'", (tenant.name,))
+    result = cli("simulate", "--drift", "--url", server.url, "--api-key", tenant.key, "--slot", "fade",
+                 "--duration", "6", "--change-after", "3", "--rate", "20", "--period", "2")
+    assert result.exit_code == 0, result.output
+    assert "half_life_s 4, min_share 0.05; a wears out, b rises" in result.stdout
+    assert "<- change" in result.stdout and "total expected regret" in result.stdout
+    assert "new best shown to" in result.stdout and "of the visitors of the last 3 s" in result.stdout
+    assert server.stop() == 0
+    counts = runtime.counts.read_slot(tenant.name, "web", "fade")
+    assert sum(c.impressions for c in counts["global"].values()) == 120  # 6 s at 20 a second
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--change-after", "10", "--duration", "5"], "--change-after must be in (0, --duration)"),
+    (["--rate", "0"], "--rate must be in (0, 500]"),
+])
+def test_simulate_drift_bad_input_is_one_line(cli, args, fragment):
+    result = cli("simulate", "--drift", "--api-key", "k", "--url", "http://127.0.0.1:9", *args)
+    assert result.exit_code != 0 and fragment in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output

@@ -174,3 +174,23 @@ def test_report_of_an_unknown_tenant_or_slot_is_one_line(cli, tenant, tmp_path):
     assert_one_line_error(cli("report", "--tenant", tenant.name, "--slot", "nope", "--since", "1d",
                               "--out", str(tmp_path / "r")), "unknown slot 'nope'")
     assert not (tmp_path / "r").exists()
+
+
+def test_the_report_of_a_half_life_slot_states_it_and_shows_effective_counts(cli, app, runtime, make_tenant, tmp_path):
+    tenant = make_tenant("rephl")
+    tenant.add_slot("home-banner", creatives=demo_world().creative_ids)
+    tenant.db.execute("UPDATE slots SET half_life_s = 600 WHERE tenant = ? AND platform = 'web' "
+                      "AND slot_id = 'home-banner'", (tenant.name,))
+    simulate_visitors(app.test_client(), runtime, tenant, "home-banner", 60)
+    out = tmp_path / "hl"
+    result = cli("report", "--tenant", tenant.name, "--slot", "home-banner", "--since", "2h", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text()
+    assert "Half-life in force: 600 s" in html and "effective impressions" in html
+    rows = read_csv(out / "posteriors.csv")
+    global_rows = [r for r in rows if r["segment"] == "global"]
+    assert sum(int(r["impressions"]) for r in global_rows) == 60
+    # 600 s half-life, 150 s buckets: a bucket is weighed at the middle of its elapsed part, at most 75 s
+    # old plus the few seconds of the run, so every weight lies in [0.5^(90/600), 1]
+    effective = sum(float(r["effective_impressions"]) for r in global_rows)
+    assert 60 * 0.5 ** (90 / 600) <= effective <= 60

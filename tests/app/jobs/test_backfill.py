@@ -160,3 +160,26 @@ def test_backfill_counts_what_the_kafka_stream_applied(cli, db, runtime, tenant)
     assert counters(db, tenant) == {("global", "a"): (1, 0), ("city:pune", "a"): (1, 0)}
     again = cli("backfill", "--since", SINCE, "--until", UNTIL, "--tenant", tenant.name)
     assert "nothing changed" in again.stdout
+
+
+def test_backfill_rebuilds_the_time_buckets_of_a_half_life_slot(cli, db, drifted_slot):
+    """With half_life_s = 1200 (300 s buckets), every logged event counts in the bucket of its decision's
+    time: impressions at minutes 0-9 fall in buckets 9:00 and 9:05, and the click of minute i's decision
+    (logged a minute later, one replayed at minute 30) in its impression's bucket."""
+    tenant = drifted_slot
+    db.execute("UPDATE slots SET half_life_s = 1200 WHERE tenant = ? AND platform = 'web' AND slot_id = 'home'",
+               (tenant.name,))
+    first = cli("backfill", "--since", SINCE, "--until", UNTIL, "--tenant", tenant.name)
+    assert first.exit_code == 0, first.output
+    rows = db.execute("SELECT bucket, segment, creative_id, impressions, clicks FROM arm_bucket_counts WHERE tenant = ? "
+                      "AND platform = 'web' AND slot_id = 'home'", (tenant.name,))
+    got = {(r["bucket"], r["segment"], r["creative_id"]): (r["impressions"], r["clicks"]) for r in rows}
+    b0, b5 = int(BASE.timestamp()), int(BASE.timestamp()) + 300
+    # bucket 9:00: a/pune decisions 0, 2, 4 (clicks 0, 2); b/delhi 1, 3 (clicks 1, 3)
+    # bucket 9:05: a/pune 6, 8; b/delhi 5, 7, 9; no clicks
+    assert got == {(b0, "global", "a"): (3, 2), (b0, "city:pune", "a"): (3, 2),
+                   (b0, "global", "b"): (2, 2), (b0, "city:delhi", "b"): (2, 2),
+                   (b5, "global", "a"): (2, 0), (b5, "city:pune", "a"): (2, 0),
+                   (b5, "global", "b"): (3, 0), (b5, "city:delhi", "b"): (3, 0)}
+    second = cli("backfill", "--since", SINCE, "--until", UNTIL, "--tenant", tenant.name)
+    assert "nothing changed" in second.stdout, second.output

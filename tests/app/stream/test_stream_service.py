@@ -62,6 +62,34 @@ def test_decisions_and_clicks_flow_through_kafka_exactly_once(stream_client, ten
     assert {r["propensity"] is not None for r in rows if r["kind"] == "impression"} == {True}
 
 
+def test_a_half_life_slot_gets_its_time_buckets_through_kafka_once(stream_client, tenant, db, thread_worker):
+    client, rt = stream_client
+    slot = tenant.add_slot("hero")
+    db.execute("UPDATE slots SET half_life_s = 3600 WHERE tenant = ? AND platform = 'web' AND slot_id = ?",
+               (tenant.name, slot))
+    bodies = [client.get(f"/slot/{slot}/creative?platform=web", headers=tenant.headers).get_json() for _ in range(20)]
+    for body in bodies[:6]:
+        assert client.post("/click", json={"decision_id": body["decision_id"]}, headers=tenant.headers).status_code == 202
+    assert rt.publisher.flush(10)
+    thread_worker()
+    expected = {}
+    for i, body in enumerate(bodies):
+        token = rt.signer.verify(body["decision_id"])
+        row = (token.issued_ms // 1000 // 900 * 900, "global", token.creative_id)  # 900 s buckets
+        n, k = expected.get(row, (0, 0))
+        expected[row] = (n + 1, k + (i < 6))
+
+    def buckets():
+        from app.storage.stream_totals import StreamTotalsStore
+
+        return {(b, s, c): (n, k) for b, s, c, n, k in StreamTotalsStore(db).bucket_totals(tenant.name, "web", slot, 0)}
+
+    wait_until(lambda: buckets() == expected, 30, "the worker to apply 20 + 6 bucketed events")
+    snapshot = rt.stored_snapshot(tenant.name, "web", slot, 3600)  # read through the service's path
+    # a bucket is weighed at the middle of its elapsed part: at most 450 s old plus the run, so >= 0.5^(480/3600)
+    assert 20 * 0.5 ** (480 / 3600) <= sum(c.impressions for c in snapshot.segments["global"].values()) <= 20
+
+
 def test_readyz_reports_kafka_state(stream_client):
     client, rt = stream_client
     body = client.get("/readyz").get_json()

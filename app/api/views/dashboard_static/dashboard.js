@@ -93,7 +93,7 @@ async function renderSlot() {
     trafficCard(overview.traffic),
     liftCard(overview.lift),
     savingsCard(overview.savings),
-    posteriorCard(overview.segments),
+    posteriorCard(overview.segments, overview.half_life_s),
   );
 }
 
@@ -150,7 +150,7 @@ function notShown(c) {
   return "not eligible" + (NOT_SHOWN[c.status] ? " (" + NOT_SHOWN[c.status] + ")" : "");
 }
 
-function posteriorCard(segments) {
+function posteriorCard(segments, halfLife) {
   const card = el("div", { class: "card", id: "posteriors" }, el("h3", {}, "Posteriors (95% credible intervals)"));
   if (!segments.some((s) => s.segment === state.segment)) state.segment = "global";
   const select = el("select", { id: "segment" });
@@ -169,13 +169,21 @@ function posteriorCard(segments) {
       state.zone.local_time.slice(0, 16).replace("T", " ")));
   }
   const top = Math.max(0.01, ...segment.creatives.map((c) => c.ci95[1]));
+  // A slot with a half-life decides on discounted counts: show them beside the all-time ones.
+  const discounted = halfLife !== null && halfLife !== undefined;
+  if (discounted) card.append(el("p", { class: "meta", id: "half-life" }, "half-life " + halfLife +
+    " s: evidence of age a counts 0.5^(a / " + halfLife + ")"));
+  const effectiveHeads = discounted ? [el("th", { class: "num" }, "effective imp"), el("th", { class: "num" }, "effective clicks")] : [];
   const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "creative"), el("th", { class: "num" }, "impressions"),
-    el("th", { class: "num" }, "clicks"), el("th", { class: "num" }, "mean"), el("th", {}, "interval"),
+    el("th", { class: "num" }, "clicks"), ...effectiveHeads, el("th", { class: "num" }, "mean"), el("th", {}, "interval"),
     el("th", { class: "num" }, "P(best)"))));
   const body = el("tbody", {});
   for (const c of segment.creatives) {
     body.append(el("tr", { "data-creative": c.creative_id }, el("td", {}, c.creative_id), el("td", { class: "num" }, c.impressions),
-      el("td", { class: "num" }, c.clicks), el("td", { class: "num" }, percent(c.mean, 2)),
+      el("td", { class: "num" }, c.clicks),
+      ...(discounted ? [el("td", { class: "num" }, c.effective_impressions.toFixed(1)),
+        el("td", { class: "num" }, c.effective_clicks.toFixed(1))] : []),
+      el("td", { class: "num" }, percent(c.mean, 2)),
       el("td", {}, intervalSvg(c, top)), el("td", { class: "num" }, c.p_best === null ? notShown(c) : percent(c.p_best, 1))));
   }
   table.append(body);
