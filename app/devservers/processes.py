@@ -87,13 +87,19 @@ def terminate(pid: int, timeout: float) -> None:
             return
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            try:
-                os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-            except ChildProcessError:
-                pass
+            _reap(pid)
             if not is_alive(pid):
+                _reap(pid)  # it may have exited between the two checks: no zombie is left behind
                 return
             time.sleep(0.2)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status of ``pid`` if it is an exited child of this process."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def last_lines(text: str, count: int) -> str:
