@@ -3,8 +3,9 @@
 For the valid events of a call:
 
 1. Repeated event ids inside the call: the first one goes on, later ones are duplicates.
-2. Each event id is claimed with a lightweight transaction: exactly one caller wins, however many
-   race. The winner counts the event as accepted; every other caller counts it as a duplicate.
+2. Each event id is claimed (``app/storage/event_keys.py``: a read of the stored ids, then one
+   conditional batch per key partition): exactly one caller wins, however many race. The winner
+   counts the event as accepted; every other caller counts it as a duplicate.
 3. The winner writes the event's rows (deterministic keys: rewriting them is harmless) and marks
    the claim ``stored``.
 4. A loser whose claim is still ``pending`` with the same fingerprint writes the rows too: either
@@ -28,6 +29,7 @@ from app.service.event_input import event_array, parse_all
 from app.storage.customer_events import MONEY_EVENTS, CustomerEvent
 from app.service.runtime import Runtime
 from app.storage.customers import CustomerStore
+from app.storage.event_keys import EventKeyStore
 
 
 def ingest(rt: Runtime, store: CustomerStore, tenant: str, body: Any) -> Dict[str, Any]:
@@ -62,13 +64,14 @@ def store_new(store: CustomerStore, events: List[CustomerEvent],
     if not events:
         return 0
     now = datetime.now(timezone.utc)
-    claims = store.claim(events, now)
+    keys = EventKeyStore(store.db)
+    claims = keys.claim(events, now)
     to_write = [event for event, claim in zip(events, claims)
                 if claim.won or (claim.state == "pending" and claim.fingerprint == event.fingerprint)]
     store.write(to_write, now)
     if after_write is not None:
         after_write(to_write)
-    store.mark_stored(to_write)
+    keys.mark_stored(to_write)
     return sum(1 for claim in claims if claim.won)
 
 

@@ -1,4 +1,4 @@
-"""Customer events, their exactly-once claims and the rows user features are read from.
+"""Customer events and the rows user features are read from (their exactly-once claims: event_keys.py).
 
 Every row an event writes has a deterministic key, and every "latest" cell of ``customer_features``
 is written ``USING TIMESTAMP`` = the event's time, so writing an event twice (a retry, a repair) is
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
@@ -23,9 +22,6 @@ CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded
 BATCH_ROWS = 50   # rows per unlogged single-partition batch
 BATCH_BYTES = 16 * 1024  # and bytes of values, well under Cassandra's default 50 KiB limit
 
-CLAIM = ("INSERT INTO customer_event_ids (tenant, event_id, customer_id, fingerprint, state, received_at) "
-         "VALUES (?, ?, ?, ?, 'pending', ?) IF NOT EXISTS")
-MARK_STORED = "UPDATE customer_event_ids SET state = 'stored' WHERE tenant = ? AND event_id = ?"
 INSERT_EVENT = ("INSERT INTO customer_events (tenant, customer_id, month, event_time, event_id, event, session_id, "
                 "decision_id, attrs, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 INSERT_PAYMENT = ("INSERT INTO customer_payments (tenant, customer_id, month, event_time, event_id, event, "
@@ -43,15 +39,6 @@ GAME_END = ("UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = 
 
 
 @dataclass(frozen=True)
-class Claim:
-    """The answer of claiming one event id: ``won`` for the first claim; else what is stored."""
-
-    won: bool
-    state: Optional[str] = None
-    fingerprint: Optional[str] = None
-
-
-@dataclass(frozen=True)
 class FeatureRow:
     latest_event_time: datetime
     country: Optional[str]
@@ -64,16 +51,6 @@ class CustomerStore:
         self.db = db
 
     # --- ingestion ------------------------------------------------------------------------------
-
-    def claim(self, events: Sequence[CustomerEvent], now: datetime) -> List[Claim]:
-        """Claim every event id with a lightweight transaction (one winner however many race)."""
-        statement = self.db.prepare(CLAIM)
-        rows = self._run([(statement, (e.tenant, e.event_id, e.customer_id, e.fingerprint, now)) for e in events])
-        claims = []
-        for result in rows:
-            row = result[0]
-            claims.append(Claim(True) if row["[applied]"] else Claim(False, row.get("state"), row.get("fingerprint")))
-        return claims
 
     def write(self, events: Sequence[CustomerEvent], now: datetime) -> None:
         """Write every row of the events (idempotent) in unlogged batches of one partition each;
@@ -92,11 +69,6 @@ class CustomerStore:
         # The log first: a feature row never points at a session or week whose rows are missing.
         self._run(_batches(log_rows))
         self._run(_batches(feature_rows))
-
-    def mark_stored(self, events: Sequence[CustomerEvent]) -> None:
-        """Mark the claims of fully written events stored (a resend then needs no repair)."""
-        statement = self.db.prepare(MARK_STORED)
-        self._run([(statement, (e.tenant, e.event_id)) for e in events])
 
     def _rows_of(self, event: CustomerEvent, now: datetime) -> List[Tuple[tuple, Tuple[Any, tuple]]]:
         """(partition, (statement, values)) of the log rows of one event."""
@@ -177,11 +149,6 @@ class CustomerStore:
             row["event_time"] = utc(row["event_time"])
             row["attrs"] = json.loads(row["attrs"]) if row["attrs"] else {}
         return sorted(rows, key=lambda r: (r["event_time"], r["event_id"]))
-
-    def claim_state(self, tenant: str, event_id: str) -> Optional[str]:
-        row = self.db.execute("SELECT state FROM customer_event_ids WHERE tenant = ? AND event_id = ?",
-                              (tenant, event_id), consistency=ConsistencyLevel.SERIAL).one()
-        return row["state"] if row else None
 
 
 def _batches(by_partition: Dict[tuple, List[Tuple[Any, tuple]]]) -> List[Tuple[BatchStatement, tuple]]:

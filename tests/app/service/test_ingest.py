@@ -150,7 +150,7 @@ def test_bad_events_are_rejected_with_reasons_and_the_others_stored(client, tena
         "not an object",
         {k: v for k, v in ev("x1", "purchase", 30, txn_amount=1.0).items() if k != "customer_id"},
         ev("x2", "level_up", 30),
-        ev("x3", "purchase", 30, txn_amount="9.99"),
+        ev("x3", "purchase", 30, txn_amount="9.99 EUR"),
         ev("x4", "purchase", 30),
         ev("x5", "game_end", 30, won="yes"),
         {**ev("x6", "game_start", 30), "event_time": "yesterday"},
