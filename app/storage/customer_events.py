@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Optional
 
@@ -30,7 +31,7 @@ class CustomerEvent:
     sku: Optional[str] = None
     attrs: Dict[str, Any] = field(default_factory=dict)  # the event's own fields, typed ones included
 
-    @property
+    @cached_property
     def month(self) -> str:
         return month_bucket(self.event_time)
 
@@ -39,7 +40,12 @@ class CustomerEvent:
         """The event time in microseconds since the epoch: the write timestamp of its feature cells."""
         return int((self.event_time - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
 
-    @property
+    @cached_property
+    def attrs_json(self) -> str:
+        """The event's own fields as stored: JSON with sorted keys."""
+        return json.dumps(self.attrs, sort_keys=True)
+
+    @cached_property
     def fingerprint(self) -> str:
         """SHA-256 of the event's canonical JSON: tells a resend of the same event from another one."""
         canonical = {"event_id": self.event_id, "event": self.event, "customer_id": self.customer_id,

@@ -75,7 +75,7 @@ class CustomerStore:
         key = (event.tenant, event.customer_id)
         rows = [(("events", *key, event.month), (self.db.prepare(INSERT_EVENT), (
             *key, event.month, event.event_time, event.event_id, event.event, event.session_id, event.decision_id,
-            json.dumps(event.attrs, sort_keys=True), now)))]
+            event.attrs_json, now)))]
         if event.event in MONEY_EVENTS:
             rows.append((("payments", *key, event.month), (self.db.prepare(INSERT_PAYMENT), (
                 *key, event.month, event.event_time, event.event_id, event.event, event.txn_amount, event.sku,
@@ -158,7 +158,7 @@ def _batches(by_partition: Dict[tuple, List[Tuple[Any, tuple]]]) -> List[Tuple[B
     for statements in by_partition.values():
         batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
         for statement, values in statements:
-            row_size = sum(len(str(value)) for value in values)
+            row_size = sum(len(value) if isinstance(value, str) else 8 for value in values)
             if rows and (rows == BATCH_ROWS or size + row_size > BATCH_BYTES):
                 batches.append((batch, ()))
                 batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0

@@ -18,6 +18,7 @@ answers on CASSANDRA_PORT and stopped afterwards.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,18 @@ def post_all(url: str, key: str, bodies: List[bytes], senders: int, copies: int 
     if len(answers) != len(jobs):
         raise BenchError("a sender failed; see the message above")
     return answers
+
+
+def new_tenant(settings: Settings, name: str) -> str:
+    from app.storage.db import Database
+    from app.storage.tenants import TenantStore
+
+    db = Database(settings)
+    db.connect()
+    try:
+        return TenantStore(db).create(name)
+    finally:
+        db.shutdown()
 
 
 def plain_insert(settings: Settings, tenant: str, batches: List[List[dict]]) -> float:
@@ -151,10 +164,12 @@ def run(customers: int, senders: int, workers: int, file_events: int, progress) 
     results: dict = {}
     with ExitStack() as cleanup:
         results["cassandra"] = _ensure_cassandra(settings, progress, cleanup)
-        key = _prepare_data(settings, progress)
+        _prepare_data(settings, progress)
+        run_id = secrets.token_hex(3)
+        key = new_tenant(settings, f"bench-{run_id}")  # a tenant of its own: the keyspace may hold earlier runs
         server = LiveServer(settings, workers=workers).start()
         cleanup.callback(server.stop)
-        batches = timed_batches(11, customers, "h")
+        batches = timed_batches(11, customers, f"h{run_id}-")
         bodies = [json.dumps(batch).encode() for batch in batches]
         events = sum(len(batch) for batch in batches)
         post_all(server.url, key, bodies[:2], senders)  # warm-up: connections, prepared statements
@@ -169,12 +184,12 @@ def run(customers: int, senders: int, workers: int, file_events: int, progress) 
             raise BenchError(f"{accepted} accepted, {rejected} rejected of {sent}")
         results["http"] = {"events": sent, "seconds": round(http_s, 2), "events_per_s": round(sent / http_s)}
         progress(f"HTTP: {sent} events in {http_s:.2f} s = {sent / http_s:,.0f} events/s")
-        plain_s = plain_insert(settings, "bench-plain", batches[2:])
+        plain_s = plain_insert(settings, f"bench-plain-{run_id}", batches[2:])
         results["plain_insert"] = {"seconds": round(plain_s, 2), "events_per_s": round(sent / plain_s)}
         results["ratio"] = round(plain_s / http_s, 2)
         progress(f"plain unlogged-batch insert of the same rows: {sent / plain_s:,.0f} events/s; "
                  f"HTTP / plain = {results['ratio']}")
-        race = timed_batches(12, customers // 4, "r")
+        race = timed_batches(12, customers // 4, f"r{run_id}-")
         race_events = sum(len(batch) for batch in race)
         answers = post_all(server.url, key, [json.dumps(batch).encode() for batch in race], senders, copies=3)
         race_accepted = sum(a["accepted"] for a in answers)
@@ -187,7 +202,7 @@ def run(customers: int, senders: int, workers: int, file_events: int, progress) 
         if race_accepted != race_events:
             raise BenchError(f"{race_accepted} accepted of {race_events} events sent three times")
         if file_events:
-            results["file"] = file_load(settings, "demo", file_events, progress)
+            results["file"] = file_load(settings, f"bench-{run_id}", file_events, progress)
     return results
 
 
