@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import cassandra, insights, kafka, measure, revenue, serve, simulate, spark, tenants, training
+from app.cli import cassandra, events, insights, kafka, measure, revenue, serve, simulate, spark, tenants, training
 from app.cli.common import OneLineErrors
 
 
@@ -31,6 +31,7 @@ COMMANDS = (
     simulate.simulate, simulate.simulate_game, kafka.kafka_group, kafka.worker, spark.seed_priors,
     spark.export_events_command, spark.backfill, measure.ope, measure.export_log, insights.report,
     insights.export_segments, revenue.attribute_command, training.export_training, training.segments_group,
+    events.ingest_events,
 )
 for _command in COMMANDS:
     main.add_command(_command)

@@ -52,15 +52,16 @@ def parse_event(tenant: str, item: Any, decision_ok: Callable[[str], bool],
 
     ``item`` has the contract's shape (``event_id`` the event's unique id, ``event`` its name,
     ``customer_id``) or the raw game shape (``event_id`` the event's name, ``customer_identifier``,
-    no unique id: the identity is derived from the content, see ``raw_identity``). Values follow
+    no unique id: the identity is derived from the content, see ``raw_digest``). Values follow
     the string rules of ``app/service/event_values.py``. ``decision_ok(decision_id)`` says whether
     a decision id is a genuine decision of this tenant.
     """
     if not isinstance(item, dict):
         raise Invalid("event must be a JSON object")
-    size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
-    if size > MAX_EVENT_BYTES:
-        raise Invalid(f"event is {size} bytes as JSON; at most {MAX_EVENT_BYTES}")
+    if _json_size_bound(item) > MAX_EVENT_BYTES:
+        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_EVENT_BYTES:
+            raise Invalid(f"event is {size} bytes as JSON; at most {MAX_EVENT_BYTES}")
     raw = is_raw_shape(item)
     if raw:
         kind = _text(item, "event_id", MAX_ID, required=True)
@@ -79,11 +80,28 @@ def parse_event(tenant: str, item: Any, decision_ok: Callable[[str], bool],
         raise Invalid("decision_id is not a decision of this tenant")
     attrs = _own_fields(item, core)
     typed = _typed_fields(attrs, kind)
+    digest = None
     if raw:
-        event_id = raw_identity(tenant, customer_id, kind, event_time, session_id, decision_id, attrs)
+        digest = raw_digest(tenant, customer_id, kind, event_time, session_id, decision_id, attrs)
+        event_id = "raw-" + digest[:32]
     return CustomerEvent(tenant=tenant, event_id=event_id, event=kind, customer_id=customer_id,
                          session_id=session_id, event_time=event_time, decision_id=decision_id,
-                         attrs=attrs, **typed)
+                         attrs=attrs, digest=digest, **typed)
+
+
+def _json_size_bound(item: Dict[str, Any]) -> int:
+    """An upper bound of the item's size as compact UTF-8 JSON, without encoding it: a character
+    takes at most 6 bytes (an escape), a scalar that is not a string at most 24."""
+    size = 2
+    for name, value in item.items():
+        if isinstance(value, str):
+            size += 6 * len(value) + 2
+        elif value is None or isinstance(value, (bool, float)) or (isinstance(value, int) and abs(value) < 10 ** 20):
+            size += 24
+        else:  # nested values and long integers: encode them
+            return MAX_EVENT_BYTES + 1
+        size += 6 * len(str(name)) + 4
+    return size
 
 
 def is_raw_shape(item: Dict[str, Any]) -> bool:
@@ -94,15 +112,16 @@ def is_raw_shape(item: Dict[str, Any]) -> bool:
     return item.get("event_id") in EVENT_TYPES or not is_unset(item.get("customer_identifier"))
 
 
-def raw_identity(tenant: str, customer_id: str, kind: str, event_time: datetime, session_id: str,
-                 decision_id: Optional[str], attrs: Dict[str, Any]) -> str:
-    """The id of a raw event: ``raw-`` and 32 hex digits of SHA-256 over tenant, customer, name,
-    time (UTC, milliseconds), session, decision and every other field as read. The same event sent
-    again, in either spelling of its values ("4.99" or 4.99), has the same id; two events that differ
-    in any field (two games ending in the same second with other scores) have different ids."""
+def raw_digest(tenant: str, customer_id: str, kind: str, event_time: datetime, session_id: str,
+               decision_id: Optional[str], attrs: Dict[str, Any]) -> str:
+    """SHA-256 (hex) over tenant, customer, name, time (UTC, milliseconds), session, decision and
+    every other field as read. A raw event's id is ``raw-`` and its first 32 hex digits, and the
+    whole digest is its fingerprint. The same event sent again, in either spelling of its values
+    ("4.99" or 4.99), has the same id; two events that differ in any field (two games ending in
+    the same second with other scores) have different ids."""
     canonical = json.dumps([tenant, customer_id, kind, event_time.isoformat(), session_id, decision_id, attrs],
                            sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "raw-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _required(item: Dict[str, Any], name: str) -> Any:

@@ -12,12 +12,16 @@ A claimed key is never updated afterwards: the call that loses an event whose ke
 same fingerprint writes the event's rows again (they are idempotent). That completes the work of a
 call that claimed and then failed (the client got 503 and sends again), at the cost of a rewrite
 per resent event, instead of a second write per new event to mark its key done.
+
+A bulk load of history (``slotbandit ingest-events``, one writer) reads which keys exist, writes
+the rows of the others, and only then inserts their keys without a condition: a key then always
+means a complete event, and a second run of the same file only reads.
 """
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
@@ -33,8 +37,11 @@ CONCURRENCY = 64
 CLAIM_ROUNDS = 20   # a batch refused this often in a row (keys claimed meanwhile each time) fails
 
 _PK = "tenant = ? AND hour = ? AND shard = ?"
-CLAIM = ("INSERT INTO customer_event_keys (tenant, hour, shard, event_id, customer_id, fingerprint, received_at) "
-         "VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS")
+INSERT = ("INSERT INTO customer_event_keys (tenant, hour, shard, event_id, customer_id, fingerprint, received_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)")
+CLAIM = INSERT + " IF NOT EXISTS"
+READ = f"SELECT event_id, fingerprint FROM customer_event_keys WHERE {_PK} AND event_id IN ?"
+READ_KEYS = 500     # ids per read
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,14 @@ class Claim:
 
 def key_partition(event: CustomerEvent) -> Tuple[str, str, int]:
     """(tenant, hour, shard) of an event's key row."""
-    hour = event.event_time.astimezone(timezone.utc).strftime("%Y%m%d%H")
-    return event.tenant, hour, zlib.crc32(event.event_id.encode()) % SHARDS
+    return event.tenant, event.hour, zlib.crc32(event.event_id.encode()) % SHARDS
+
+
+def _by_partition(events: Sequence[CustomerEvent]) -> Dict[Tuple[str, str, int], List[CustomerEvent]]:
+    groups: Dict[Tuple[str, str, int], List[CustomerEvent]] = {}
+    for event in events:
+        groups.setdefault(key_partition(event), []).append(event)
+    return groups
 
 
 class EventKeyStore:
@@ -59,10 +72,7 @@ class EventKeyStore:
     def claim(self, events: Sequence[CustomerEvent], now: datetime) -> List[Claim]:
         """The claim of each event (ids must be distinct), in order."""
         claims: Dict[str, Claim] = {}
-        by_partition: Dict[Tuple[str, str, int], List[CustomerEvent]] = {}
-        for event in events:
-            by_partition.setdefault(key_partition(event), []).append(event)
-        pending = [(pk, group[i:i + CLAIM_ROWS]) for pk, group in by_partition.items()
+        pending = [(pk, group[i:i + CLAIM_ROWS]) for pk, group in _by_partition(events).items()
                    for i in range(0, len(group), CLAIM_ROWS)]
         for _ in range(CLAIM_ROUNDS):
             if not pending:
@@ -94,6 +104,28 @@ class EventKeyStore:
             if rest:
                 again.append((pk, rest))
         return again
+
+    # --- bulk loads (one writer): a read per partition, then plain inserts -----------------------
+
+    def stored(self, events: Sequence[CustomerEvent]) -> Dict[str, Optional[str]]:
+        """{event_id: fingerprint} of the events whose keys exist (one read per partition)."""
+        read = self.db.prepare(READ)
+        groups = list(_by_partition(events).items())
+        statements = [(read, (*pk, [e.event_id for e in group[i:i + READ_KEYS]]))
+                      for pk, group in groups for i in range(0, len(group), READ_KEYS)]
+        return {row["event_id"]: row["fingerprint"] for rows in self._run(statements) for row in rows}
+
+    def insert(self, events: Sequence[CustomerEvent], now: datetime) -> None:
+        """Write the keys of the events with plain inserts (unlogged batches per partition)."""
+        insert = self.db.prepare(INSERT)
+        statements = []
+        for pk, group in _by_partition(events).items():
+            for start in range(0, len(group), CLAIM_ROWS):
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for event in group[start:start + CLAIM_ROWS]:
+                    batch.add(insert, (*pk, event.event_id, event.customer_id, event.fingerprint, now))
+                statements.append((batch, ()))
+        self._run(statements)
 
     def fingerprint(self, event: CustomerEvent) -> Optional[str]:
         """The fingerprint stored with an event's key, None when it was never claimed."""
