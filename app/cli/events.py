@@ -29,7 +29,7 @@ def ingest_events(path: str, tenant: str, file_format: str) -> None:
       slotbandit ingest-events export.csv --tenant acme
     """
     from app.decision_ids import DecisionSigner
-    from app.service.bulk_events import load_events
+    from app.service.bulk_events import ChunkLoader, load_events
     from app.service.event_files import EventFileError, open_event_file
     from app.storage.tenants import TenantStore
 
@@ -51,7 +51,7 @@ def ingest_events(path: str, tenant: str, file_format: str) -> None:
         started = time.perf_counter()
         with click.progressbar(length=events_file.size, label=f"loading {events_file.format}",
                                file=sys.stderr, show_pos=events_file.format == "parquet") as bar:
-            summary = load_events(db, tenant, events_file, decision_ok, bar.update)
+            summary = load_events(ChunkLoader(db, tenant, decision_ok), events_file, bar.update)
         seconds = time.perf_counter() - started
     finally:
         db.shutdown()

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from app.service.attribution import relabel_all
 from app.service.event_files import EventFile, NotJSON
@@ -26,7 +27,7 @@ from app.storage.customers import CustomerStore
 from app.storage.db import Database
 from app.storage.event_keys import EventKeyStore
 
-CHUNK_ROWS = 20000   # rows parsed and written together: large enough to fill the key partitions
+CHUNK_ROWS = 20000   # rows parsed and written together
 
 
 @dataclass
@@ -38,10 +39,17 @@ class LoadSummary:
     first_row: Dict[str, int] = field(default_factory=dict)    # reason -> first row number (1-based)
     labels_changed: int = 0
 
+    def add(self, chunk: "ChunkResult") -> None:
+        self.accepted += chunk.accepted
+        self.duplicates += chunk.duplicates
+        self.labels_changed += chunk.labels_changed
+        for row, reason in sorted(chunk.refused):
+            self.refuse(row, reason)
+
     def refuse(self, row: int, reason: str) -> None:
         kind = _reason_kind(reason)
         self.refused[kind] += 1
-        self.first_row.setdefault(kind, row)
+        self.first_row[kind] = min(row, self.first_row.get(kind, row))
 
     def lines(self) -> List[str]:
         out = [f"rows: {self.rows}  accepted: {self.accepted}  duplicates: {self.duplicates}  "
@@ -51,33 +59,76 @@ class LoadSummary:
         return out
 
 
-def load_events(db: Database, tenant: str, events_file: EventFile, decision_ok: Callable[[str], bool],
-                progress: Callable[[int], None], chunk_rows: int = CHUNK_ROWS,
-                now: Optional[datetime] = None) -> LoadSummary:
-    """Load every row of the file for ``tenant``; ``progress(units)`` after each chunk."""
+@dataclass
+class ChunkResult:
+    accepted: int = 0
+    duplicates: int = 0
+    refused: List[Tuple[int, str]] = field(default_factory=list)  # (row number, reason)
+    labels_changed: int = 0
+
+
+class ChunkLoader:
+    """Loads chunks of (row number, item) for one tenant: parse, store new events, relabel payers."""
+
+    def __init__(self, db: Database, tenant: str, decision_ok: Callable[[str], bool]):
+        self.db, self.tenant, self.decision_ok = db, tenant, decision_ok
+        self.store, self.keys, self.catalog = CustomerStore(db), EventKeyStore(db), CatalogStore(db)
+
+    def load(self, rows: List[Tuple[int, Any]], now: Optional[datetime] = None) -> ChunkResult:
+        return self.store_parsed(self.parse(rows, now))
+
+    def parse(self, rows: List[Tuple[int, Any]], now: Optional[datetime] = None) -> Tuple[ChunkResult, list]:
+        """(result with the refused rows, valid events): no storage."""
+        result = ChunkResult()
+        readable = []
+        for number, item in rows:
+            if isinstance(item, NotJSON):
+                result.refused.append((number, str(item)))
+            else:
+                readable.append((number, item))
+        valid, rejected = parse_all(self.tenant, [item for _, item in readable], self.decision_ok, now)
+        result.refused += [(readable[r["index"]][0], r["reason"]) for r in rejected]
+        return result, [event for _, event in valid]
+
+    def store_parsed(self, parsed: Tuple[ChunkResult, list]) -> ChunkResult:
+        result, valid = parsed
+        events = _first_of_each_id(valid)
+        written = store_history(self.store, self.keys, events)
+        result.accepted = len(written)
+        result.duplicates = len(valid) - len(written)
+        payers = {event.customer_id for event in written if event.event in MONEY_EVENTS}
+        result.labels_changed = relabel_all(self.db, self.catalog.load_slot, self.tenant, payers)
+        return result
+
+
+def load_events(loader: ChunkLoader, events_file: EventFile, progress: Callable[[int], None],
+                chunk_rows: int = CHUNK_ROWS) -> LoadSummary:
+    """Load every row of the file, chunk after chunk; ``progress(units)`` after each chunk.
+
+    The next chunk is read and parsed in a second thread while this one waits for Cassandra to
+    store the current one (the driver waits without holding the interpreter lock)."""
     summary = LoadSummary()
-    store, keys, catalog = CustomerStore(db), EventKeyStore(db), CatalogStore(db)
-    for items, units in events_file.chunks(chunk_rows):
+    chunks = iter(events_file.chunks(chunk_rows))
+
+    def read_and_parse():
+        chunk = next(chunks, None)
+        if chunk is None:
+            return None
+        items, units = chunk
         first = summary.rows + 1
         summary.rows += len(items)
-        readable = []
-        for offset, item in enumerate(items):
-            if isinstance(item, NotJSON):
-                summary.refuse(first + offset, str(item))
-            else:
-                readable.append((offset, item))
-        valid, rejected = parse_all(tenant, [item for _, item in readable], decision_ok, now)
-        for refused in rejected:
-            summary.refuse(first + readable[refused["index"]][0], refused["reason"])
-        events = _first_of_each_id([event for _, event in valid])
-        summary.duplicates += len(valid) - len(events)
-        written = store_history(store, keys, events)
-        summary.accepted += len(written)
-        summary.duplicates += len(events) - len(written)
-        payers = {event.customer_id for event in written if event.event in MONEY_EVENTS}
-        summary.labels_changed += relabel_all(db, catalog.load_slot, tenant, payers)
-        progress(units)
-    return summary
+        return loader.parse([(first + offset, item) for offset, item in enumerate(items)]), units
+
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = reader.submit(read_and_parse)
+        while True:
+            ready = upcoming.result()
+            if ready is None:
+                return summary
+            upcoming = reader.submit(read_and_parse)
+            parsed, units = ready
+            summary.add(loader.store_parsed(parsed))
+            progress(units)
 
 
 def store_history(store: CustomerStore, keys: EventKeyStore, events: List[CustomerEvent]) -> List[CustomerEvent]:

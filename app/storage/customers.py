@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from cassandra.concurrent import execute_concurrent
-from cassandra.query import BatchStatement, BatchType
+from cassandra.query import BatchStatement
 
+from app.storage.batches import packed
 from app.storage.db import Database
 from app.storage.customer_events import MONEY_EVENTS, CustomerEvent, month_bucket
 from app.clock import utc
@@ -152,20 +153,9 @@ class CustomerStore:
 
 
 def _batches(by_partition: Dict[tuple, List[Tuple[Any, tuple]]]) -> List[Tuple[BatchStatement, tuple]]:
-    """Unlogged batches within one partition, each of at most BATCH_ROWS statements and about
-    BATCH_BYTES of values (Cassandra 4/5 refuse batches over 50 KiB by default)."""
-    batches: List[Tuple[BatchStatement, tuple]] = []
-    for statements in by_partition.values():
-        batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
-        for statement, values in statements:
-            row_size = sum(len(value) if isinstance(value, str) else 8 for value in values)
-            if rows and (rows == BATCH_ROWS or size + row_size > BATCH_BYTES):
-                batches.append((batch, ()))
-                batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
-            batch.add(statement, values)
-            rows, size = rows + 1, size + row_size
-        batches.append((batch, ()))
-    return batches
+    """Unlogged batches of at most BATCH_ROWS statements and about BATCH_BYTES of values, the rows
+    of each partition together (app/storage/batches.py)."""
+    return packed(by_partition, BATCH_ROWS, BATCH_BYTES)
 
 
 def _feature_winners(events: Sequence[CustomerEvent]) -> List[CustomerEvent]:

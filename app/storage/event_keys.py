@@ -28,6 +28,7 @@ from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
+from app.storage.batches import pack
 from app.storage.customer_events import CustomerEvent
 from app.storage.db import Database
 
@@ -42,6 +43,7 @@ INSERT = ("INSERT INTO customer_event_keys (tenant, hour, shard, event_id, custo
 CLAIM = INSERT + " IF NOT EXISTS"
 READ = f"SELECT event_id, fingerprint FROM customer_event_keys WHERE {_PK} AND event_id IN ?"
 READ_KEYS = 500     # ids per read
+INSERT_ROWS, INSERT_BYTES = 50, 16 * 1024   # plain inserts of keys per batch (app/storage/batches.py)
 
 
 @dataclass(frozen=True)
@@ -116,16 +118,10 @@ class EventKeyStore:
         return {row["event_id"]: row["fingerprint"] for rows in self._run(statements) for row in rows}
 
     def insert(self, events: Sequence[CustomerEvent], now: datetime) -> None:
-        """Write the keys of the events with plain inserts (unlogged batches per partition)."""
+        """Write the keys of the events with plain inserts (packed unlogged batches)."""
         insert = self.db.prepare(INSERT)
-        statements = []
-        for pk, group in _by_partition(events).items():
-            for start in range(0, len(group), CLAIM_ROWS):
-                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-                for event in group[start:start + CLAIM_ROWS]:
-                    batch.add(insert, (*pk, event.event_id, event.customer_id, event.fingerprint, now))
-                statements.append((batch, ()))
-        self._run(statements)
+        self._run(pack(((insert, (*pk, event.event_id, event.customer_id, event.fingerprint, now))
+                        for pk, group in _by_partition(events).items() for event in group), INSERT_ROWS, INSERT_BYTES))
 
     def fingerprint(self, event: CustomerEvent) -> Optional[str]:
         """The fingerprint stored with an event's key, None when it was never claimed."""
