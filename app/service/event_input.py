@@ -65,7 +65,8 @@ def parse_event(tenant: str, item: Any, decision_ok: Callable[[str], bool],
     raw = is_raw_shape(item)
     if raw:
         kind = _text(item, "event_id", MAX_ID, required=True)
-        customer_field = "customer_identifier" if not is_unset(item.get("customer_identifier")) else "customer_id"
+        customer_field = "customer_id" if is_unset(item.get("customer_identifier")) and not is_unset(
+            item.get("customer_id")) else "customer_identifier"
         core = RAW_CORE_FIELDS
     else:
         event_id = _text(item, "event_id", MAX_ID, required=True)
