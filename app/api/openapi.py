@@ -5,6 +5,7 @@ from functools import lru_cache
 from typing import Any, Dict
 
 from app.api import openapi_dashboard
+from app.api.openapi_events import EVENT_SCHEMAS
 from app.api.openapi_parts import NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref
 
 SCHEMAS: Dict[str, Any] = {
@@ -115,31 +116,13 @@ SCHEMAS: Dict[str, Any] = {
                                "creatives": {"type": "array", "items": ref("Rate")}}}]}},
         },
     },
-    "Event": {
-        "type": "object", "required": ["event_id", "event", "customer_id", "session_id", "event_time"],
-        "description": "One raw event; fields beyond these (language, os, device, ...) are kept as they are "
-                       "(strings, numbers, booleans or null; at most 32; 4 KiB per event)",
-        "properties": {
-            "event_id": {"type": "string", "minLength": 1, "maxLength": 128,
-                         "description": "Unique per tenant: a resent id counts once"},
-            "event": {"type": "string", "enum": ["app_launched", "game_start", "game_end", "offer_shown",
-                                                 "purchase", "refund", "cancellation"]},
-            "customer_id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "session_id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "event_time": {"type": "string", "format": "date-time",
-                           "description": "ISO 8601; no offset means UTC; not more than 5 minutes ahead"},
-            "decision_id": {"type": "string", "description": "The decision this event follows (this tenant's)"},
-            "country": {"type": "string"}, "signin_method": {"type": "string"}, "sku": {"type": "string"},
-            "won": {"type": "boolean", "description": "Required for game_end"},
-            "score": {"type": "number"},
-            "txn_amount": {"type": "number", "minimum": 0, "description": "Required for purchase"},
-        },
-    },
+    **EVENT_SCHEMAS,
     "EventsResult": {
         "type": "object", "required": ["accepted", "duplicates", "rejected"],
         "properties": {
             "accepted": {"type": "integer", "minimum": 0, "description": "New events stored"},
-            "duplicates": {"type": "integer", "minimum": 0, "description": "Event ids already stored (counted once)"},
+            "duplicates": {"type": "integer", "minimum": 0, "description": "Events already stored (counted once: "
+                           "among calls racing on one event exactly one counts it as accepted)"},
             "rejected": {"type": "array", "items": {
                 "type": "object", "required": ["index", "reason"],
                 "properties": {"index": {"type": "integer", "minimum": 0}, "reason": {"type": "string"}}}},
@@ -212,7 +195,8 @@ def spec() -> Dict[str, Any]:
                               **errors(400, 401, 404, 503)},
             }},
             "/events": {"post": {
-                "summary": "Send 1 to 1,000 raw events of customers (validated one by one, stored once)",
+                "summary": "Send 1 to 1,000 events of customers, in the contract's or the raw game shape "
+                           "(validated one by one, stored once)",
                 "security": api_key,
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "array", "minItems": 1, "maxItems": 1000, "items": ref("Event")}}}},

@@ -138,7 +138,7 @@ def file_load(settings: Settings, tenant: str, events: int, progress) -> dict:
     try:
         written = 0
         with open(path, "w") as out:
-            for event in game_history(7, events // 40 + 1, 4, prefix="f"):
+            for event in game_history(7, events // 20 + 1, 4, prefix="f"):  # about 30 events a player
                 out.write(json.dumps(event) + "\n")
                 written += 1
                 if written == events:
@@ -201,6 +201,7 @@ def run(customers: int, senders: int, workers: int, file_events: int, progress) 
                  f"{race_duplicates} duplicates; features of {checked} customers exact")
         if race_accepted != race_events:
             raise BenchError(f"{race_accepted} accepted of {race_events} events sent three times")
+        server.stop()  # the file load has the machine to itself
         if file_events:
             results["file"] = file_load(settings, f"bench-{run_id}", file_events, progress)
     return results
