@@ -31,6 +31,7 @@ from cassandra.query import BatchStatement, BatchType
 from app.storage.batches import pack
 from app.storage.customer_events import CustomerEvent
 from app.storage.db import Database
+from app.errors import StorageUnavailable
 
 SHARDS = 8          # never change: a key is looked for in the shard its id hashes to
 CLAIM_ROWS = 200    # keys per conditional batch (about 30 KiB: under Cassandra 4/5's 50 KiB batch limit)
@@ -81,7 +82,7 @@ class EventKeyStore:
                 break
             pending = self._claim_round(pending, claims, now)
         if pending:
-            raise RuntimeError("event keys kept being claimed by other calls; try again")
+            raise StorageUnavailable("events kept being claimed by other calls at the same moment; send them again")
         return [claims[event.event_id] for event in events]
 
     def _claim_round(self, pending, claims: Dict[str, Claim], now: datetime):
