@@ -58,10 +58,13 @@ def open_event_file(path: str, format: str = "auto") -> EventFile:
             raise EventFileError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0][:120]})") from None
         return EventFile(file, kind, size)
     event_file = EventFile(file, kind, file.stat().st_size)
+    rows = event_file.chunks(1)
     try:
-        first = next(iter(event_file.chunks(1)), ([], 0))[0]
+        first = next(rows, ([], 0))[0]
     except (UnicodeDecodeError, csv.Error) as error:
         raise EventFileError(f"{path}: not a readable {kind.upper()} file ({error})") from None
+    finally:
+        rows.close()
     if first and isinstance(first[0], NotJSON):
         raise EventFileError(f"{path}: the first line is not JSON ({first[0]}); is the format {kind}?")
     return event_file
