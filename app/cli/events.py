@@ -53,6 +53,8 @@ def ingest_events(path: str, tenant: str, file_format: str) -> None:
                                file=sys.stderr, show_pos=events_file.format == "parquet") as bar:
             summary = load_events(ChunkLoader(db, tenant, decision_ok), events_file, bar.update)
         seconds = time.perf_counter() - started
+    except EventFileError as error:  # found after the first row: the chunks before it are stored
+        raise CliError(f"{error}; fix it and run again (what is loaded stays loaded)") from None
     finally:
         db.shutdown()
     for line in summary.lines():

@@ -61,7 +61,7 @@ def open_event_file(path: str, format: str = "auto") -> EventFile:
     rows = event_file.chunks(1)
     try:
         first = next(rows, ([], 0))[0]
-    except (UnicodeDecodeError, csv.Error) as error:
+    except UnicodeDecodeError as error:
         raise EventFileError(f"{path}: not a readable {kind.upper()} file ({error})") from None
     finally:
         rows.close()
@@ -93,18 +93,25 @@ def _csv(path: Path, rows: int) -> Iterator[tuple]:
     done = [0]
 
     def lines(handle):
-        for raw in handle:
+        for number, raw in enumerate(handle, 1):
             done[0] += len(raw)
-            yield raw.decode("utf-8")
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise EventFileError(f"{path}: line {number} is not UTF-8 text") from None
 
     with open(path, "rb") as handle:
         chunk: List[Any] = []
-        for row in csv.DictReader(lines(handle)):
-            row.pop(None, None)  # cells beyond the header
-            chunk.append(row)
-            if len(chunk) == rows:
-                yield chunk, done[0]
-                chunk, done[0] = [], 0
+        reader = csv.DictReader(lines(handle))
+        try:
+            for row in reader:
+                row.pop(None, None)  # cells beyond the header
+                chunk.append(row)
+                if len(chunk) == rows:
+                    yield chunk, done[0]
+                    chunk, done[0] = [], 0
+        except csv.Error as error:
+            raise EventFileError(f"{path}: not readable as CSV at line {reader.line_num} ({error})") from None
         if chunk or done[0]:
             yield chunk, done[0]
 

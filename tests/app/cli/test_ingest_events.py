@@ -91,3 +91,18 @@ def test_input_errors_are_one_line(cli, tenant, tmp_path):
     assert_one_line_error(cli("ingest-events", wrong, "--tenant", tenant.name), "first line is not JSON")
     good = write_ndjson(tmp_path / "good.ndjson", SEED_EVENTS)
     assert_one_line_error(cli("ingest-events", good, "--tenant", "nobody-here"), "no tenant 'nobody-here'")
+
+
+def test_a_file_that_goes_bad_half_way_ends_with_one_line(cli, tenant, tmp_path):
+    columns = sorted({name for event in SEED_EVENTS for name in event})
+    path = tmp_path / "latin.csv"
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, columns)
+        writer.writeheader()
+        writer.writerows(SEED_EVENTS)
+    with open(path, "ab") as out:
+        out.write(",".join(["caf\xe9"] * len(columns)).encode("latin-1") + b"\n")
+    result = cli("ingest-events", path, "--tenant", tenant.name)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # after the progress bar's label
+    assert last.startswith("slotbandit: ") and "line 7 is not UTF-8" in last, last
