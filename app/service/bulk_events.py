@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from app.service.attribution import relabel_all
 from app.service.event_files import EventFile, NotJSON
 from app.service.event_input import parse_all
+from app.service.ingest import first_of_each_id
 from app.storage.catalog import CatalogStore
 from app.storage.customer_events import MONEY_EVENTS, CustomerEvent
 from app.storage.customers import CustomerStore
@@ -92,7 +93,7 @@ class ChunkLoader:
 
     def store_parsed(self, parsed: Tuple[ChunkResult, list]) -> ChunkResult:
         result, valid = parsed
-        events = _first_of_each_id(valid)
+        events, _ = first_of_each_id(valid)
         written = store_history(self.store, self.keys, events)
         result.accepted = len(written)
         result.duplicates = len(valid) - len(written)
@@ -139,15 +140,6 @@ def store_history(store: CustomerStore, keys: EventKeyStore, events: List[Custom
     store.write(new, now)
     keys.insert(new, now)
     return new
-
-
-def _first_of_each_id(events: List[CustomerEvent]) -> List[CustomerEvent]:
-    seen, first = set(), []
-    for event in events:
-        if event.event_id not in seen:
-            seen.add(event.event_id)
-            first.append(event)
-    return first
 
 
 _VALUES = ((re.compile(r" \(got .*\)$"), ""), (re.compile(r", not .*$"), ""),

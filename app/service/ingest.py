@@ -39,7 +39,7 @@ def ingest(rt: Runtime, store: CustomerStore, tenant: str, body: Any) -> Dict[st
         return token is not None and token.tenant == tenant
 
     valid, rejected = parse_all(tenant, items, decision_ok)
-    fresh, duplicates = _first_of_each_id([event for _, event in valid])
+    fresh, duplicates = first_of_each_id([event for _, event in valid])
 
     def attribute(written: List[CustomerEvent]) -> None:
         payers = {event.customer_id for event in written if event.event in MONEY_EVENTS}
@@ -71,7 +71,7 @@ def store_new(store: CustomerStore, events: List[CustomerEvent],
     return sum(1 for claim in claims if claim.won)
 
 
-def _first_of_each_id(events: List[CustomerEvent]):
+def first_of_each_id(events: List[CustomerEvent]):
     """(the first event of each id, how many repeats were dropped)."""
     seen, first = set(), []
     for event in events:
