@@ -5,6 +5,7 @@ from functools import lru_cache
 from typing import Any, Dict
 
 from app.api import openapi_dashboard, openapi_parts, openapi_savings, validation
+from app.api.openapi_events import EVENT_SCHEMAS
 from app.api.openapi_parts import (NUMBER_OR_NULL, PLATFORM, SLOT_PATH, STRING_OR_NULL, errors, json_body, query, ref,
                                    rule_parameter)
 
@@ -139,32 +140,13 @@ SCHEMAS: Dict[str, Any] = {
                                "creatives": {"type": "array", "items": ref("Rate")}}}]}},
         },
     },
-    "Event": {
-        "type": "object", "required": ["event_id", "event", "customer_id", "session_id", "event_time"],
-        "description": "One raw event; fields beyond these (language, os, device, ...) are kept as they are "
-                       "(strings, numbers, booleans or null; at most 32; 4 KiB per event)",
-        "properties": {
-            "event_id": {"type": "string", "minLength": 1, "maxLength": 128,
-                         "description": "Unique per tenant: a resent id counts once"},
-            "event": {"type": "string", "enum": ["app_launched", "game_start", "game_end", "offer_shown",
-                                                 "purchase", "refund", "cancellation"]},
-            "customer_id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "session_id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "event_time": {"type": "string", "format": "date-time",
-                           "description": "RFC 3339 date-time (2026-11-24T10:15:00Z); an offset left out means "
-                                          "UTC; not before 2000, not more than 5 minutes ahead"},
-            "decision_id": {"type": "string", "description": "The decision this event follows (this tenant's)"},
-            "country": {"type": "string"}, "signin_method": {"type": "string"}, "sku": {"type": "string"},
-            "won": {"type": "boolean", "description": "Required for game_end"},
-            "score": {"type": "number"},
-            "txn_amount": {"type": "number", "minimum": 0, "description": "Required for purchase"},
-        },
-    },
+    **EVENT_SCHEMAS,
     "EventsResult": {
         "type": "object", "required": ["accepted", "duplicates", "rejected"],
         "properties": {
             "accepted": {"type": "integer", "minimum": 0, "description": "New events stored"},
-            "duplicates": {"type": "integer", "minimum": 0, "description": "Event ids already stored (counted once)"},
+            "duplicates": {"type": "integer", "minimum": 0, "description": "Events already stored (counted once: "
+                           "among calls racing on one event exactly one counts it as accepted)"},
             "rejected": {"type": "array", "items": {
                 "type": "object", "required": ["index", "reason"],
                 "properties": {"index": {"type": "integer", "minimum": 0}, "reason": {"type": "string"}}}},
@@ -243,7 +225,8 @@ def spec() -> Dict[str, Any]:
                               **errors(400, 401, 404, 503)},
             }},
             "/events": {"post": {
-                "summary": "Send 1 to 1,000 raw events of customers (validated one by one, stored once)",
+                "summary": "Send 1 to 1,000 events of customers, in the contract's or the raw game shape "
+                           "(validated one by one, stored once)",
                 "security": api_key,
                 "description": "Each item is checked on its own against the Event schema "
                                "(#/components/schemas/Event): an item that does not match it is listed in "

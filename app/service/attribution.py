@@ -51,8 +51,19 @@ SlotOf = Callable[[str, str, str], Optional[SlotConfig]]  # (tenant, platform, s
 
 
 def update_customers(rt: Runtime, tenant: str, customer_ids: Iterable[str], now: Optional[datetime] = None) -> int:
-    """update_customer for each distinct customer; the number of labels changed."""
-    return sum(update_customer(rt, tenant, customer_id, now) for customer_id in sorted(set(customer_ids)))
+    """update_customer for each distinct customer who clicked (read concurrently first: most payers
+    never clicked a revenue decision); the number of labels changed."""
+    return relabel_all(rt.db, rt.slot, tenant, customer_ids, now)
+
+
+def relabel_all(db: Database, slot_of: SlotOf, tenant: str, customer_ids: Iterable[str],
+                now: Optional[datetime] = None) -> int:
+    """relabel for each distinct customer of ``customer_ids`` who has a stored click."""
+    ids = set(customer_ids)
+    if not ids:
+        return 0
+    return sum(relabel(db, slot_of, tenant, customer_id, now)
+               for customer_id in RevenueStore(db).with_clicks(tenant, ids))
 
 
 def update_customer(rt: Runtime, tenant: str, customer_id: str, now: Optional[datetime] = None) -> int:

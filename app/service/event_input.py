@@ -1,10 +1,12 @@
-"""Validation of the events of ``POST /events``: each event on its own, with a reason when refused.
+"""Validation of the events of ``POST /events`` and ``slotbandit ingest-events``: each event on its
+own, in the contract's shape or the raw game shape, with a reason when refused.
 
 A bad event never refuses the others. The body as a whole is refused (400) only when it is not a
 JSON array of 1 to 1,000 events.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from datetime import datetime, timedelta, timezone
@@ -12,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from app.clock import parse_rfc3339
 from app.errors import BadRequest
+from app.service.event_values import NUMBER_FIELDS, BadValue, as_float, is_unset, read_fields
 from app.storage.customer_events import EVENT_TYPES, CustomerEvent
 
 MAX_EVENTS = 1000
@@ -25,7 +28,8 @@ MAX_AMOUNT = 1e9
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 FUTURE_SKEW = timedelta(minutes=5)  # clocks of devices run ahead; later than this is refused
 CORE_FIELDS = ("event_id", "event", "customer_id", "session_id", "event_time", "decision_id")
-TYPED_FIELDS = ("txn_amount", "score", "won", "country", "signin_method", "sku")
+RAW_CORE_FIELDS = ("event_id", "event", "customer_identifier", "customer_id", "session_id", "event_time",
+                   "decision_id")
 
 
 class Invalid(Exception):
@@ -47,44 +51,95 @@ def parse_event(tenant: str, item: Any, decision_ok: Callable[[str], bool],
                 now: Optional[datetime] = None) -> CustomerEvent:
     """A validated event of ``tenant``, or ``Invalid`` with the first reason found.
 
-    ``decision_ok(decision_id)`` says whether a decision id is a genuine decision of this tenant.
+    ``item`` has the contract's shape (``event_id`` the event's unique id, ``event`` its name,
+    ``customer_id``) or the raw game shape (``event_id`` the event's name, ``customer_identifier``,
+    no unique id: the identity is derived from the content, see ``raw_digest``). Values follow
+    the string rules of ``app/service/event_values.py``. ``decision_ok(decision_id)`` says whether
+    a decision id is a genuine decision of this tenant.
     """
     if not isinstance(item, dict):
         raise Invalid("event must be a JSON object")
-    size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
-    if size > MAX_EVENT_BYTES:
-        raise Invalid(f"event is {size} bytes as JSON; at most {MAX_EVENT_BYTES}")
-    event_id = _text(item, "event_id", MAX_ID, required=True)
-    kind = _required(item, "event")
+    if _json_size_bound(item) > MAX_EVENT_BYTES:
+        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_EVENT_BYTES:
+            raise Invalid(f"event is {size} bytes as JSON; at most {MAX_EVENT_BYTES}")
+    raw = is_raw_shape(item)
+    if raw:
+        kind = _text(item, "event_id", MAX_ID, required=True)
+        customer_field = "customer_id" if is_unset(item.get("customer_identifier")) and not is_unset(
+            item.get("customer_id")) else "customer_identifier"
+        core = RAW_CORE_FIELDS
+    else:
+        event_id = _text(item, "event_id", MAX_ID, required=True)
+        kind, customer_field, core = _required(item, "event"), "customer_id", CORE_FIELDS
     if kind not in EVENT_TYPES:
         raise Invalid(f"unknown event type {str(kind)[:40]!r}; expected one of {', '.join(EVENT_TYPES)}")
-    customer_id = _text(item, "customer_id", MAX_TEXT, required=True)
+    customer_id = _text(item, customer_field, MAX_TEXT, required=True)
     session_id = _text(item, "session_id", MAX_TEXT, required=True)
     event_time = _time(_required(item, "event_time"), now or datetime.now(timezone.utc))
     decision_id = _text(item, "decision_id", MAX_DECISION_ID)
     if decision_id is not None and not decision_ok(decision_id):
         raise Invalid("decision_id is not a decision of this tenant")
-    typed = _typed_fields(item, kind)
-    attrs = _own_fields(item)
+    attrs = _own_fields(item, core)
+    typed = _typed_fields(attrs, kind)
+    digest = None
+    if raw:
+        digest = raw_digest(tenant, customer_id, kind, event_time, session_id, decision_id, attrs)
+        event_id = "raw-" + digest[:32]
     return CustomerEvent(tenant=tenant, event_id=event_id, event=kind, customer_id=customer_id,
                          session_id=session_id, event_time=event_time, decision_id=decision_id,
-                         attrs=attrs, **typed)
+                         attrs=attrs, digest=digest, **typed)
+
+
+def _json_size_bound(item: Dict[str, Any]) -> int:
+    """An upper bound of the item's size as compact UTF-8 JSON, without encoding it: a character
+    takes at most 6 bytes (an escape), a scalar that is not a string at most 24."""
+    size = 2
+    for name, value in item.items():
+        if isinstance(value, str):
+            size += 6 * len(value) + 2
+        elif value is None or isinstance(value, (bool, float)) or (isinstance(value, int) and abs(value) < 10 ** 20):
+            size += 24
+        else:  # nested values and long integers: encode them
+            return MAX_EVENT_BYTES + 1
+        size += 6 * len(str(name)) + 4
+    return size
+
+
+def is_raw_shape(item: Dict[str, Any]) -> bool:
+    """The raw game shape: no ``event`` field, and the event's name in ``event_id`` or the customer
+    in ``customer_identifier``."""
+    if not is_unset(item.get("event")):
+        return False
+    return item.get("event_id") in EVENT_TYPES or not is_unset(item.get("customer_identifier"))
+
+
+def raw_digest(tenant: str, customer_id: str, kind: str, event_time: datetime, session_id: str,
+               decision_id: Optional[str], attrs: Dict[str, Any]) -> str:
+    """SHA-256 (hex) over tenant, customer, name, time (UTC, milliseconds), session, decision and
+    every other field as read. A raw event's id is ``raw-`` and its first 32 hex digits, and the
+    whole digest is its fingerprint. The same event sent again, in either spelling of its values
+    ("4.99" or 4.99), has the same id; two events that differ in any field (two games ending in
+    the same second with other scores) have different ids."""
+    canonical = json.dumps([tenant, customer_id, kind, event_time.isoformat(), session_id, decision_id, attrs],
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _required(item: Dict[str, Any], name: str) -> Any:
     value = item.get(name)
-    if value is None:
+    if is_unset(value):
         raise Invalid(f"missing field '{name}'")
     return value
 
 
 def _text(item: Dict[str, Any], name: str, limit: int, required: bool = False) -> Optional[str]:
     value = item.get(name)
-    if value is None:
+    if is_unset(value):
         if required:
             raise Invalid(f"missing field '{name}'")
         return None
-    if not isinstance(value, str) or not value or len(value) > limit or not value.isprintable():
+    if not isinstance(value, str) or len(value) > limit or not value.isprintable():
         raise Invalid(f"{name} must be a string of 1 to {limit} printable characters")
     return value
 
@@ -103,38 +158,26 @@ def _time(value: Any, now: datetime) -> datetime:
     return moment
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise Invalid(f"{name} must be a number")
-    return float(value)
-
-
-def _typed_fields(item: Dict[str, Any], kind: str) -> Dict[str, Any]:
-    """The fields features and revenue read, checked for their type and the event's requirements."""
-    typed: Dict[str, Any] = {}
-    if kind == "purchase" and item.get("txn_amount") is None:
+def _typed_fields(attrs: Dict[str, Any], kind: str) -> Dict[str, Any]:
+    """The fields features and revenue read (already read by the string rules), checked for the
+    event's requirements."""
+    if kind == "purchase" and attrs.get("txn_amount") is None:
         raise Invalid("missing field 'txn_amount' (a purchase carries its amount)")
-    if kind == "game_end" and item.get("won") is None:
+    if kind == "game_end" and attrs.get("won") is None:
         raise Invalid("missing field 'won' (a game_end says whether the game was won: true or false)")
-    if item.get("txn_amount") is not None:
-        amount = _number(item["txn_amount"], "txn_amount")
-        if not 0 <= amount <= MAX_AMOUNT:
-            raise Invalid(f"txn_amount must be between 0 and {MAX_AMOUNT:.0f}")
-        typed["txn_amount"] = amount
-    if item.get("score") is not None:
-        typed["score"] = _number(item["score"], "score")
-    if item.get("won") is not None:
-        if not isinstance(item["won"], bool):
-            raise Invalid("won must be true or false")
-        typed["won"] = item["won"]
+    typed: Dict[str, Any] = {"txn_amount": as_float(attrs.get("txn_amount")), "score": as_float(attrs.get("score")),
+                             "won": attrs.get("won")}
+    if typed["txn_amount"] is not None and not 0 <= typed["txn_amount"] <= MAX_AMOUNT:
+        raise Invalid(f"txn_amount must be between 0 and {MAX_AMOUNT:.0f}")
     for name in ("country", "signin_method", "sku"):
-        typed[name] = _text(item, name, MAX_TEXT)
+        typed[name] = _text(attrs, name, MAX_TEXT)
     return typed
 
 
-def _own_fields(item: Dict[str, Any]) -> Dict[str, Union[str, float, int, bool, None]]:
-    """Every field beyond the common ones: scalar values only, bounded in number and size."""
-    extra = {k: v for k, v in item.items() if k not in CORE_FIELDS}
+def _own_fields(item: Dict[str, Any], core: Tuple[str, ...]) -> Dict[str, Union[str, float, int, bool]]:
+    """Every field beyond the common ones, read by the string rules (unset ones left out): scalar
+    values only, bounded in number and size."""
+    extra = {k: v for k, v in item.items() if k not in core}
     if len(extra) > MAX_EXTRA_FIELDS:
         raise Invalid(f"an event has at most {MAX_EXTRA_FIELDS} fields of its own, but {len(extra)} are given")
     for name, value in extra.items():
@@ -142,11 +185,14 @@ def _own_fields(item: Dict[str, Any]) -> Dict[str, Union[str, float, int, bool, 
             raise Invalid(f"field names must be 1 to {MAX_FIELD_NAME} printable characters")
         if isinstance(value, (dict, list)):
             raise Invalid(f"field '{name[:40]}' must be a string, number, true, false or null")
-        if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value) and name not in NUMBER_FIELDS:
             raise Invalid(f"field '{name[:40]}' must be a finite number")
         if isinstance(value, str) and (len(value) > MAX_TEXT or not value.isprintable()):
             raise Invalid(f"field '{name[:40]}' must be at most {MAX_TEXT} printable characters")
-    return extra
+    try:
+        return read_fields(extra)
+    except BadValue as reason:
+        raise Invalid(str(reason)) from None
 
 
 def parse_all(tenant: str, items: List[Any], decision_ok: Callable[[str], bool],

@@ -3,19 +3,18 @@
 For the valid events of a call:
 
 1. Repeated event ids inside the call: the first one goes on, later ones are duplicates.
-2. Each event id is claimed with a lightweight transaction: exactly one caller wins, however many
-   race. The winner counts the event as accepted; every other caller counts it as a duplicate.
-3. The winner writes the event's rows (deterministic keys: rewriting them is harmless) and marks
-   the claim ``stored``.
-4. A loser whose claim is still ``pending`` with the same fingerprint writes the rows too: either
-   the winner is still writing (the rewrite is harmless) or an earlier call failed half-way (503)
-   and this resend completes its work. It still counts as a duplicate: the id was claimed before.
-
+2. Each event id is claimed (``app/storage/event_keys.py``: one conditional batch per key partition
+   and call, not one lightweight transaction per event): exactly one caller wins, however many race.
+   The winner counts the event as accepted; every other caller counts it as a duplicate.
+3. The winner writes the event's rows (deterministic keys: rewriting them is harmless).
+4. A loser whose claim carries the same fingerprint writes the rows too: either the winner is still
+   writing (the rewrite is harmless) or an earlier call failed half-way (503) and this resend
+   completes its work. It still counts as a duplicate: the id was claimed before.
 5. Payments (purchase, refund, cancellation) move the revenue labels of the customer's clicked
-   decisions (app/service/attribution.py), before the claims are marked ``stored``.
+   decisions (app/service/attribution.py); a resend runs that again (it recomputes from scratch).
 
-When storage fails, the call answers 503 and its claims stay pending: the client's retry of the
-same events completes them. A later event with an id already claimed changes nothing stored.
+When storage fails, the call answers 503: the client's retry of the same events completes them.
+A later event with an id already claimed by another content changes nothing stored.
 """
 from __future__ import annotations
 
@@ -28,6 +27,7 @@ from app.service.event_input import event_array, parse_all
 from app.storage.customer_events import MONEY_EVENTS, CustomerEvent
 from app.service.runtime import Runtime
 from app.storage.customers import CustomerStore
+from app.storage.event_keys import EventKeyStore
 
 
 def ingest(rt: Runtime, store: CustomerStore, tenant: str, body: Any) -> Dict[str, Any]:
@@ -39,7 +39,7 @@ def ingest(rt: Runtime, store: CustomerStore, tenant: str, body: Any) -> Dict[st
         return token is not None and token.tenant == tenant
 
     valid, rejected = parse_all(tenant, items, decision_ok)
-    fresh, duplicates = _first_of_each_id([event for _, event in valid])
+    fresh, duplicates = first_of_each_id([event for _, event in valid])
 
     def attribute(written: List[CustomerEvent]) -> None:
         payers = {event.customer_id for event in written if event.event in MONEY_EVENTS}
@@ -55,24 +55,23 @@ def ingest(rt: Runtime, store: CustomerStore, tenant: str, body: Any) -> Dict[st
 
 def store_new(store: CustomerStore, events: List[CustomerEvent],
               after_write: Optional[Callable[[List[CustomerEvent]], None]] = None) -> int:
-    """Store the events whose ids are new (or pending from a failed call); return how many were new.
+    """Store the events whose ids are new (and rewrite resent ones); return how many were new.
 
-    ``after_write`` runs on the written events before their claims are marked stored, so when it
-    fails the claims stay pending and the client's retry of the same events runs it again."""
+    ``after_write`` runs on the written events; when it fails the call fails, and the client's
+    retry of the same events runs it again."""
     if not events:
         return 0
     now = datetime.now(timezone.utc)
-    claims = store.claim(events, now)
-    to_write = [event for event, claim in zip(events, claims)
-                if claim.won or (claim.state == "pending" and claim.fingerprint == event.fingerprint)]
+    keys = EventKeyStore(store.db)
+    claims = keys.claim(events, now)
+    to_write = [event for event, claim in zip(events, claims) if claim.won or claim.fingerprint == event.fingerprint]
     store.write(to_write, now)
     if after_write is not None:
         after_write(to_write)
-    store.mark_stored(to_write)
     return sum(1 for claim in claims if claim.won)
 
 
-def _first_of_each_id(events: List[CustomerEvent]):
+def first_of_each_id(events: List[CustomerEvent]):
     """(the first event of each id, how many repeats were dropped)."""
     seen, first = set(), []
     for event in events:

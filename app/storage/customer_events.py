@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Optional
 
@@ -29,19 +30,34 @@ class CustomerEvent:
     signin_method: Optional[str] = None
     sku: Optional[str] = None
     attrs: Dict[str, Any] = field(default_factory=dict)  # the event's own fields, typed ones included
+    digest: Optional[str] = None  # SHA-256 of the content when the parser computed it (raw events)
 
-    @property
+    @cached_property
     def month(self) -> str:
-        return month_bucket(self.event_time)
+        moment = self.event_time.astimezone(timezone.utc)
+        return f"{moment.year:04d}{moment.month:02d}"
+
+    @cached_property
+    def hour(self) -> str:
+        """The UTC hour of the event's time as 'YYYYMMDDHH'."""
+        moment = self.event_time.astimezone(timezone.utc)
+        return f"{moment.year:04d}{moment.month:02d}{moment.day:02d}{moment.hour:02d}"
 
     @property
     def micros(self) -> int:
         """The event time in microseconds since the epoch: the write timestamp of its feature cells."""
         return int((self.event_time - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
 
-    @property
+    @cached_property
+    def attrs_json(self) -> str:
+        """The event's own fields as stored: JSON with sorted keys."""
+        return json.dumps(self.attrs, sort_keys=True)
+
+    @cached_property
     def fingerprint(self) -> str:
         """SHA-256 of the event's canonical JSON: tells a resend of the same event from another one."""
+        if self.digest is not None:
+            return self.digest
         canonical = {"event_id": self.event_id, "event": self.event, "customer_id": self.customer_id,
                      "session_id": self.session_id, "event_time": self.event_time.isoformat(),
                      "decision_id": self.decision_id, "attrs": self.attrs}

@@ -1,4 +1,4 @@
-"""Customer events, their exactly-once claims and the rows user features are read from.
+"""Customer events and the rows user features are read from (their exactly-once claims: event_keys.py).
 
 Every row an event writes has a deterministic key, and every "latest" cell of ``customer_features``
 is written ``USING TIMESTAMP`` = the event's time, so writing an event twice (a retry, a repair) is
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent
-from cassandra.query import BatchStatement, BatchType
+from cassandra.query import BatchStatement
 
+from app.storage.batches import packed
 from app.storage.db import Database
 from app.storage.customer_events import MONEY_EVENTS, CustomerEvent, month_bucket
 from app.clock import utc
@@ -23,9 +23,6 @@ CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded
 BATCH_ROWS = 50   # rows per unlogged single-partition batch
 BATCH_BYTES = 16 * 1024  # and bytes of values, well under Cassandra's default 50 KiB limit
 
-CLAIM = ("INSERT INTO customer_event_ids (tenant, event_id, customer_id, fingerprint, state, received_at) "
-         "VALUES (?, ?, ?, ?, 'pending', ?) IF NOT EXISTS")
-MARK_STORED = "UPDATE customer_event_ids SET state = 'stored' WHERE tenant = ? AND event_id = ?"
 INSERT_EVENT = ("INSERT INTO customer_events (tenant, customer_id, month, event_time, event_id, event, session_id, "
                 "decision_id, attrs, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 INSERT_PAYMENT = ("INSERT INTO customer_payments (tenant, customer_id, month, event_time, event_id, event, "
@@ -43,15 +40,6 @@ GAME_END = ("UPDATE customer_features USING TIMESTAMP ? SET latest_event_time = 
 
 
 @dataclass(frozen=True)
-class Claim:
-    """The answer of claiming one event id: ``won`` for the first claim; else what is stored."""
-
-    won: bool
-    state: Optional[str] = None
-    fingerprint: Optional[str] = None
-
-
-@dataclass(frozen=True)
 class FeatureRow:
     latest_event_time: datetime
     country: Optional[str]
@@ -64,16 +52,6 @@ class CustomerStore:
         self.db = db
 
     # --- ingestion ------------------------------------------------------------------------------
-
-    def claim(self, events: Sequence[CustomerEvent], now: datetime) -> List[Claim]:
-        """Claim every event id with a lightweight transaction (one winner however many race)."""
-        statement = self.db.prepare(CLAIM)
-        rows = self._run([(statement, (e.tenant, e.event_id, e.customer_id, e.fingerprint, now)) for e in events])
-        claims = []
-        for result in rows:
-            row = result[0]
-            claims.append(Claim(True) if row["[applied]"] else Claim(False, row.get("state"), row.get("fingerprint")))
-        return claims
 
     def write(self, events: Sequence[CustomerEvent], now: datetime) -> None:
         """Write every row of the events (idempotent) in unlogged batches of one partition each;
@@ -93,17 +71,12 @@ class CustomerStore:
         self._run(_batches(log_rows))
         self._run(_batches(feature_rows))
 
-    def mark_stored(self, events: Sequence[CustomerEvent]) -> None:
-        """Mark the claims of fully written events stored (a resend then needs no repair)."""
-        statement = self.db.prepare(MARK_STORED)
-        self._run([(statement, (e.tenant, e.event_id)) for e in events])
-
     def _rows_of(self, event: CustomerEvent, now: datetime) -> List[Tuple[tuple, Tuple[Any, tuple]]]:
         """(partition, (statement, values)) of the log rows of one event."""
         key = (event.tenant, event.customer_id)
         rows = [(("events", *key, event.month), (self.db.prepare(INSERT_EVENT), (
             *key, event.month, event.event_time, event.event_id, event.event, event.session_id, event.decision_id,
-            json.dumps(event.attrs, sort_keys=True), now)))]
+            event.attrs_json, now)))]
         if event.event in MONEY_EVENTS:
             rows.append((("payments", *key, event.month), (self.db.prepare(INSERT_PAYMENT), (
                 *key, event.month, event.event_time, event.event_id, event.event, event.txn_amount, event.sku,
@@ -178,27 +151,11 @@ class CustomerStore:
             row["attrs"] = json.loads(row["attrs"]) if row["attrs"] else {}
         return sorted(rows, key=lambda r: (r["event_time"], r["event_id"]))
 
-    def claim_state(self, tenant: str, event_id: str) -> Optional[str]:
-        row = self.db.execute("SELECT state FROM customer_event_ids WHERE tenant = ? AND event_id = ?",
-                              (tenant, event_id), consistency=ConsistencyLevel.SERIAL).one()
-        return row["state"] if row else None
-
 
 def _batches(by_partition: Dict[tuple, List[Tuple[Any, tuple]]]) -> List[Tuple[BatchStatement, tuple]]:
-    """Unlogged batches within one partition, each of at most BATCH_ROWS statements and about
-    BATCH_BYTES of values (Cassandra 4/5 refuse batches over 50 KiB by default)."""
-    batches: List[Tuple[BatchStatement, tuple]] = []
-    for statements in by_partition.values():
-        batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
-        for statement, values in statements:
-            row_size = sum(len(str(value)) for value in values)
-            if rows and (rows == BATCH_ROWS or size + row_size > BATCH_BYTES):
-                batches.append((batch, ()))
-                batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
-            batch.add(statement, values)
-            rows, size = rows + 1, size + row_size
-        batches.append((batch, ()))
-    return batches
+    """Unlogged batches of at most BATCH_ROWS statements and about BATCH_BYTES of values, the rows
+    of each partition together (app/storage/batches.py)."""
+    return packed(by_partition, BATCH_ROWS, BATCH_BYTES)
 
 
 def _feature_winners(events: Sequence[CustomerEvent]) -> List[CustomerEvent]:

@@ -75,6 +75,22 @@ class RevenueStore:
                      clicked_at: datetime, ttl_s: int) -> None:
         self.db.execute(RECORD_CLICK, (tenant, customer_id, decision, decision_id, clicked_at, ttl_s))
 
+    def with_clicks(self, tenant: str, customer_ids: Iterable[str]) -> List[str]:
+        """Those of the customers who have a stored click (one concurrent read each)."""
+        from cassandra.concurrent import execute_concurrent
+
+        ids = sorted(set(customer_ids))
+        statement = self.db.prepare("SELECT decision FROM customer_clicks WHERE tenant = ? AND customer_id = ? LIMIT 1")
+        statement.consistency_level = ConsistencyLevel.QUORUM
+        results = execute_concurrent(self.db.session, [(statement, (tenant, c)) for c in ids], concurrency=64)
+        found = []
+        for customer_id, (success, rows) in zip(ids, results):
+            if not success:
+                raise rows
+            if list(rows):
+                found.append(customer_id)
+        return found
+
     def clicks_of(self, tenant: str, customer_id: str) -> List[StoredClick]:
         rows = self.db.execute(READ_CLICKS, (tenant, customer_id), consistency=ConsistencyLevel.QUORUM)
         return [StoredClick(r["decision"], r["decision_id"], r["clicked_at"]) for r in rows]

@@ -57,3 +57,19 @@ def test_storage_down_events_answers_match_the_spec(described, settings):
         described.check(FEATURES, "get", client.get("/customer/c1/features", headers={"X-Api-Key": "sb_k"}), "Error")
     finally:
         app.extensions["slotbandit"].close()
+
+
+def test_both_event_shapes_are_described(described):
+    """The seed's raw events as written and the contract's events validate against Event; a raw event
+    with a value that cannot be read does not."""
+    import jsonschema
+
+    from tests.app.service.test_raw_events import SEED_EVENTS
+
+    event = described.component("Event")
+    for item in SEED_EVENTS + story():
+        event.validate(item)
+    for bad in ({**SEED_EVENTS[4], "txn_amount": "abc"}, {**SEED_EVENTS[2], "won": "maybe"},
+                {**SEED_EVENTS[1], "event_id": "level_up"}):
+        with pytest.raises(jsonschema.ValidationError):
+            event.validate(bad)

@@ -181,3 +181,29 @@ def test_cli_bad_input_is_one_line(cli, tmp_path, args, message):
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1
     assert result.output.startswith("slotbandit: ") and message in result.output
+
+
+def test_raw_game_events_sent_over_http_give_the_same_training_features(db, client, tenant):
+    """The history of D1_FEATURES sent as the game sends it (raw shape, every value a string):
+    the export's features at a decision after it are the same as for typed events."""
+    from datetime import datetime, timezone
+
+    slot = offer_slot(tenant)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def raw(name, at, session, **fields):
+        return {"event_id": name, "event_time": at.isoformat(), "customer_identifier": "c1", "session_id": session,
+                **{k: str(v) for k, v in fields.items()}}
+
+    answer = client.post("/events", headers=tenant.headers, json=[
+        raw("app_launched", now - 3 * D, "s1", country="DE", signin_method="facebook", os_version="6.4.5"),
+        raw("purchase", now - 2 * D, "s1", txn_amount="4.99", sku="gems", currency_balance=4000),
+        raw("game_end", now - 60 * M, "s2", won="1", score=8987),
+        raw("game_end", now - 50 * M, "s2", won="0", score=12),
+        raw("offer_shown", now - 40 * M, "s2", offer_type="xmas", offer_price="9.99", offer_purchased="false",
+            offer_dismissed="true")]).get_json()
+    assert answer == {"accepted": 5, "duplicates": 0, "rejected": []}
+    History(db, tenant.name, slot).decision("d1", now + timedelta(seconds=2), "pack", 0.5, customer_id="c1")
+    scope = Scope(since=now - H, until=now + H, horizon_s=parse_horizon("2d"), tenant=tenant.name)
+    rows = {r["decision_id"]: r for r in training_rows(db, scope)}
+    assert features(rows["d1"]) == D1_FEATURES

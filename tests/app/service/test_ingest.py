@@ -137,10 +137,17 @@ def test_a_repeated_id_inside_one_call_counts_once(client, tenant):
 
 def test_a_reused_id_with_other_content_is_a_duplicate_and_changes_nothing(client, tenant, runtime):
     post(client, tenant, [ev("p", "purchase", 1, txn_amount=5.0)])
-    answer = post(client, tenant, [ev("p", "purchase", 2, txn_amount=500.0, customer="c2")])
+    answer = post(client, tenant, [ev("p", "purchase", 1.5, txn_amount=500.0, customer="c2")])
     assert answer == {"accepted": 0, "duplicates": 1, "rejected": []}
     assert features(client, tenant)["last_week.purchase_amount"] == 5.0
     assert client.get("/customer/c2/features", headers=tenant.headers).status_code == 404
+
+
+def test_an_id_is_unique_within_the_utc_hour_of_the_event_time(client, tenant):
+    """The identity of an event is its id within the UTC hour of its time (the key partition)."""
+    post(client, tenant, [ev("p", "purchase", 1, txn_amount=5.0)])
+    assert post(client, tenant, [ev("p", "purchase", 2, txn_amount=7.0)])["accepted"] == 1
+    assert features(client, tenant)["last_week.purchase_amount"] == 12.0
 
 
 def test_bad_events_are_rejected_with_reasons_and_the_others_stored(client, tenant, runtime):
@@ -150,7 +157,7 @@ def test_bad_events_are_rejected_with_reasons_and_the_others_stored(client, tena
         "not an object",
         {k: v for k, v in ev("x1", "purchase", 30, txn_amount=1.0).items() if k != "customer_id"},
         ev("x2", "level_up", 30),
-        ev("x3", "purchase", 30, txn_amount="9.99"),
+        ev("x3", "purchase", 30, txn_amount="9.99 EUR"),
         ev("x4", "purchase", 30),
         ev("x5", "game_end", 30, won="yes"),
         {**ev("x6", "game_start", 30), "event_time": "yesterday"},

@@ -13,6 +13,7 @@ from app.service.customer_features import customer_features
 from app.service.event_input import parse_all
 from app.service.runtime import Runtime
 from app.storage.customers import CustomerStore
+from app.storage.event_keys import EventKeyStore
 from bandit.features import FeatureEvent, features_at
 from tests.app.service.test_ingest import T0, ev, features, post, story
 
@@ -29,22 +30,24 @@ def test_a_call_that_failed_after_claiming_is_completed_by_the_resend(client, te
     """A call claimed its events, then storage failed before the rows were written (the client got
     a 503). Resending the same events writes them; they count as duplicates (claimed before)."""
     events = story()
-    store = CustomerStore(runtime.db)
-    claims = store.claim(parsed(tenant, events[:6]), datetime.now(timezone.utc))
+    keys = EventKeyStore(runtime.db)
+    claimed = parsed(tenant, events[:6])
+    claims = keys.claim(claimed, datetime.now(timezone.utc))
     assert all(claim.won for claim in claims)
     assert client.get("/customer/c1/features", headers=tenant.headers).status_code == 404  # nothing written
     assert post(client, tenant, events) == {"accepted": 4, "duplicates": 6, "rejected": []}
     assert features(client, tenant)["last_session.games_played"] == 3
     assert features(client, tenant)["last_week.purchase_amount"] == 9.98
-    assert store.claim_state(tenant.name, "e1") == "stored"
+    assert keys.fingerprint(claimed[0]) == claimed[0].fingerprint
 
 
 def test_a_pending_claim_of_another_event_is_not_overwritten(client, tenant, runtime):
-    store = CustomerStore(runtime.db)
-    store.claim(parsed(tenant, [ev("p", "purchase", 1, txn_amount=5.0)]), datetime.now(timezone.utc))
+    keys = EventKeyStore(runtime.db)
+    claimed = parsed(tenant, [ev("p", "purchase", 1, txn_amount=5.0)])
+    keys.claim(claimed, datetime.now(timezone.utc))
     assert post(client, tenant, [ev("p", "purchase", 1, txn_amount=500.0)])["duplicates"] == 1
     assert client.get("/customer/c1/features", headers=tenant.headers).status_code == 404
-    assert store.claim_state(tenant.name, "p") == "pending"
+    assert keys.fingerprint(claimed[0]) == claimed[0].fingerprint
 
 
 def test_the_same_events_from_many_threads_count_once(app, tenant):

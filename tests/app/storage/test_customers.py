@@ -11,9 +11,12 @@ def sizes(batches):
     return [len(batch._statements_and_parameters) for batch, _ in batches]
 
 
-def test_batches_are_bounded_in_rows_and_bytes_and_never_mix_partitions():
+def test_batches_are_bounded_in_rows_and_bytes_and_keep_partitions_together():
     small = {("p1",): [(STATEMENT, (i, "x")) for i in range(120)], ("p2",): [(STATEMENT, (0, "y"))]}
-    assert sizes(_batches(small)) == [BATCH_ROWS, BATCH_ROWS, 20, 1]
+    batches = _batches(small)
+    assert sizes(batches) == [BATCH_ROWS, BATCH_ROWS, 21]
+    last = [text for _, text, _ in batches[2][0]._statements_and_parameters][-2:]
+    assert last[0].endswith("(119, 'x')") and last[1].endswith("(0, 'y')")  # partition after partition
     big_value = "z" * 4000
     large = {("p",): [(STATEMENT, (i, big_value)) for i in range(10)]}
     per_batch = BATCH_BYTES // 4001

@@ -1,0 +1,36 @@
+"""Unlogged batches packed for throughput: the rows of a call in few requests.
+
+Rows are taken partition after partition, so the rows of one partition stay together (mostly in
+one batch), and a batch closes at ``max_rows`` statements or about ``max_bytes`` of values
+(Cassandra 4/5 refuse batches over 50 KiB by default). A batch may then hold several partitions:
+on one node that costs Cassandra nothing more, and it saves most of the driver's per-request work
+in Python (measured for customer events: 160 -> 21 us of wall time per key row; README, "Game
+events"). On a cluster the coordinator forwards each partition's rows to its replicas.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Tuple
+
+from cassandra.query import BatchStatement, BatchType
+
+Statement = Tuple[Any, tuple]  # (prepared statement, values)
+
+
+def packed(by_partition: Dict[Any, List[Statement]], max_rows: int, max_bytes: int) -> List[Tuple[BatchStatement, tuple]]:
+    """(batch, ()) pairs for ``execute_concurrent``, in partition order."""
+    return pack((statement for statements in by_partition.values() for statement in statements), max_rows, max_bytes)
+
+
+def pack(statements: Iterable[Statement], max_rows: int, max_bytes: int) -> List[Tuple[BatchStatement, tuple]]:
+    batches: List[Tuple[BatchStatement, tuple]] = []
+    batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
+    for statement, values in statements:
+        row_size = sum(len(value) if isinstance(value, str) else 8 for value in values)
+        if rows and (rows == max_rows or size + row_size > max_bytes):
+            batches.append((batch, ()))
+            batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
+        batch.add(statement, values)
+        rows, size = rows + 1, size + row_size
+    if rows:
+        batches.append((batch, ()))
+    return batches

@@ -1,0 +1,142 @@
+"""The identities of customer events: which call counts an event as accepted, exactly once.
+
+An event's key row lives in partition (tenant, UTC hour of its time, shard of its id). A call
+claims all its new keys of one partition with one conditional batch (``INSERT ... IF NOT EXISTS``
+for each key: one Paxos round for up to ``CLAIM_ROWS`` events), instead of one lightweight
+transaction per event. A conditional batch is all or nothing: when another call claimed one of
+its keys first, nothing is applied and Cassandra answers with the rows that exist; those events
+are duplicates, and the batch is sent again without them. So among any number of calls racing
+on one event exactly one wins it, as with one transaction per event.
+
+A claimed key is never updated afterwards: the call that loses an event whose key carries the
+same fingerprint writes the event's rows again (they are idempotent). That completes the work of a
+call that claimed and then failed (the client got 503 and sends again), at the cost of a rewrite
+per resent event, instead of a second write per new event to mark its key done.
+
+A bulk load of history (``slotbandit ingest-events``, one writer) reads which keys exist, writes
+the rows of the others, and only then inserts their keys without a condition: a key then always
+means a complete event, and a second run of the same file only reads.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from cassandra import ConsistencyLevel
+from cassandra.concurrent import execute_concurrent
+from cassandra.query import BatchStatement, BatchType
+
+from app.storage.batches import pack
+from app.storage.customer_events import CustomerEvent
+from app.storage.db import Database
+from app.errors import StorageUnavailable
+
+SHARDS = 8          # never change: a key is looked for in the shard its id hashes to
+CLAIM_ROWS = 200    # keys per conditional batch (about 30 KiB: under Cassandra 4/5's 50 KiB batch limit)
+CONCURRENCY = 64
+CLAIM_ROUNDS = 20   # a batch refused this often in a row (keys claimed meanwhile each time) fails
+
+_PK = "tenant = ? AND hour = ? AND shard = ?"
+INSERT = ("INSERT INTO customer_event_keys (tenant, hour, shard, event_id, customer_id, fingerprint, received_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)")
+CLAIM = INSERT + " IF NOT EXISTS"
+READ = f"SELECT event_id, fingerprint FROM customer_event_keys WHERE {_PK} AND event_id IN ?"
+READ_KEYS = 500     # ids per read
+INSERT_ROWS, INSERT_BYTES = 50, 16 * 1024   # plain inserts of keys per batch (app/storage/batches.py)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer of claiming one event: ``won`` for the call that claimed it first; else the
+    fingerprint of the event that claimed the id."""
+
+    won: bool
+    fingerprint: Optional[str] = None
+
+
+def key_partition(event: CustomerEvent) -> Tuple[str, str, int]:
+    """(tenant, hour, shard) of an event's key row."""
+    return event.tenant, event.hour, zlib.crc32(event.event_id.encode()) % SHARDS
+
+
+def _by_partition(events: Sequence[CustomerEvent]) -> Dict[Tuple[str, str, int], List[CustomerEvent]]:
+    groups: Dict[Tuple[str, str, int], List[CustomerEvent]] = {}
+    for event in events:
+        groups.setdefault(key_partition(event), []).append(event)
+    return groups
+
+
+class EventKeyStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def claim(self, events: Sequence[CustomerEvent], now: datetime) -> List[Claim]:
+        """The claim of each event (ids must be distinct), in order."""
+        claims: Dict[str, Claim] = {}
+        pending = [(pk, group[i:i + CLAIM_ROWS]) for pk, group in _by_partition(events).items()
+                   for i in range(0, len(group), CLAIM_ROWS)]
+        for _ in range(CLAIM_ROUNDS):
+            if not pending:
+                break
+            pending = self._claim_round(pending, claims, now)
+        if pending:
+            raise StorageUnavailable("events kept being claimed by other calls at the same moment; send them again")
+        return [claims[event.event_id] for event in events]
+
+    def _claim_round(self, pending, claims: Dict[str, Claim], now: datetime):
+        """Send one conditional batch per (partition, chunk); the chunks to send again."""
+        insert = self.db.prepare(CLAIM)
+        statements = []
+        for pk, group in pending:
+            batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+                                   serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL)
+            for event in group:
+                batch.add(insert, (*pk, event.event_id, event.customer_id, event.fingerprint, now))
+            statements.append((batch, ()))
+        again = []
+        for (pk, group), rows in zip(pending, self._run(statements)):
+            if rows and rows[0].get("[applied]"):
+                claims.update({event.event_id: Claim(True) for event in group})
+                continue
+            taken = {row["event_id"]: row for row in rows if row.get("event_id") is not None}
+            for event_id, row in taken.items():
+                claims[event_id] = Claim(False, row.get("fingerprint"))
+            rest = [event for event in group if event.event_id not in taken]
+            if rest:
+                again.append((pk, rest))
+        return again
+
+    # --- bulk loads (one writer): a read per partition, then plain inserts -----------------------
+
+    def stored(self, events: Sequence[CustomerEvent]) -> Dict[str, Optional[str]]:
+        """{event_id: fingerprint} of the events whose keys exist (one read per partition)."""
+        read = self.db.prepare(READ)
+        groups = list(_by_partition(events).items())
+        statements = [(read, (*pk, [e.event_id for e in group[i:i + READ_KEYS]]))
+                      for pk, group in groups for i in range(0, len(group), READ_KEYS)]
+        return {row["event_id"]: row["fingerprint"] for rows in self._run(statements) for row in rows}
+
+    def insert(self, events: Sequence[CustomerEvent], now: datetime) -> None:
+        """Write the keys of the events with plain inserts (packed unlogged batches)."""
+        insert = self.db.prepare(INSERT)
+        self._run(pack(((insert, (*pk, event.event_id, event.customer_id, event.fingerprint, now))
+                        for pk, group in _by_partition(events).items() for event in group), INSERT_ROWS, INSERT_BYTES))
+
+    def fingerprint(self, event: CustomerEvent) -> Optional[str]:
+        """The fingerprint stored with an event's key, None when it was never claimed."""
+        row = self.db.execute(f"SELECT fingerprint FROM customer_event_keys WHERE {_PK} AND event_id = ?",
+                              (*key_partition(event), event.event_id), consistency=ConsistencyLevel.SERIAL).one()
+        return row["fingerprint"] if row else None
+
+    def _run(self, statements: List[Tuple[Any, tuple]]) -> List[List[Dict[str, Any]]]:
+        """Execute with bounded concurrency; the rows of each result, in order; raise the first error."""
+        if not statements:
+            return []
+        results = execute_concurrent(self.db.session, statements, concurrency=CONCURRENCY,
+                                     raise_on_first_error=False)
+        for success, outcome in results:
+            if not success:
+                raise outcome
+        return [list(outcome) for _, outcome in results]
