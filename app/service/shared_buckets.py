@@ -14,6 +14,13 @@ other. A thread lock besides, because POSIX locks do not exclude threads of one 
 
 Refill: tokens = min(burst, tokens + rate * elapsed); a request takes one token or, when less
 than one is left, is refused with the wait until one is there: (1 - tokens) / rate.
+
+A fast tenant's worker takes several tokens at once: up to RESERVE_S seconds of its rate (and at
+most a quarter of its burst), spent from a reserve of the process without a lock. A record lock
+costs a system call that gives up the interpreter lock, about 35 us a request in a worker whose
+driver threads want it back; a tenant at 10,000 requests a second pays it once per 100. A slow
+tenant (rate below 2 / RESERVE_S = 200 a second) takes one token at a time, so its limit is exact;
+a fast one may see a worker hold up to RESERVE_S of its rate that another worker could have used.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ from typing import Dict, Optional
 SLOTS = 4096
 RECORD = struct.Struct("<Qdd8x")  # key, tokens, counted_at; padded to 32 bytes
 SIZE = SLOTS * RECORD.size
+RESERVE_S = 0.01  # a worker takes up to this many seconds of a fast tenant's rate at once
 
 
 def tenant_key(tenant: str) -> int:
@@ -47,12 +55,17 @@ class SharedBuckets:
         self._fd: Optional[int] = None
         self._map: Optional[mmap.mmap] = None
         self._where: Dict[str, int] = {}  # tenant -> byte offset of its record
+        self._reserve: Dict[str, int] = {}  # tenant -> tokens this process took and has not spent yet
         self._lock = threading.Lock()
 
     def take(self, tenant: str, rate: float, burst: float, now: float) -> float:
         """Take one token from the tenant's bucket (``rate`` tokens a second, at most ``burst``):
         0.0 when taken, else the seconds until one will be there."""
         with self._lock:
+            reserve = self._reserve.get(tenant, 0)
+            if reserve > 0:
+                self._reserve[tenant] = reserve - 1
+                return 0.0
             if self._map is None:
                 self._open()
             offset = self._where.get(tenant)
@@ -67,7 +80,9 @@ class SharedBuckets:
                     tokens = min(burst, tokens + max(0.0, now - counted_at) * rate)
                 wait = 0.0
                 if tokens >= 1.0:
-                    tokens -= 1.0
+                    taken = max(1, int(min(tokens, rate * RESERVE_S, burst / 4)))
+                    tokens -= taken
+                    self._reserve[tenant] = taken - 1
                 else:
                     wait = (1.0 - tokens) / rate
                 RECORD.pack_into(self._map, offset, key, tokens, max(now, counted_at))  # never back in time
@@ -119,3 +134,4 @@ class SharedBuckets:
                 os.close(self._fd)
                 self._map = self._fd = None
                 self._where.clear()
+                self._reserve.clear()

@@ -57,3 +57,12 @@ def test_a_full_table_says_so():
         buckets.take(f"t{number}", 1.0, 1.0, now=1.0)
     with pytest.raises(TableFull):
         buckets.take("one-too-many", 1.0, 1.0, now=1.0)
+
+
+def test_a_fast_tenant_takes_tokens_in_reserves_and_never_more_than_its_bucket():
+    # 10,000/s: a process takes RESERVE_S x 10,000 = 100 tokens per lock; over a burst of 1,000 with no
+    # refill, exactly 1,000 requests pass whatever the reserves.
+    buckets = SharedBuckets()
+    passed = sum(1 for _ in range(1500) if buckets.take("fast", 10_000.0, 1_000.0, now=5.0) == 0.0)
+    assert passed == 1000
+    assert buckets.take("fast", 10_000.0, 1_000.0, now=5.0) > 0
