@@ -11,9 +11,22 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Tuple
 
+from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
 Statement = Tuple[Any, tuple]  # (prepared statement, values)
+CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded for a small cluster
+
+
+def run_all(session: Any, statements: List[Statement]) -> List[List[Dict[str, Any]]]:
+    """Execute with bounded concurrency; the rows of each result, in order; raise the first error."""
+    if not statements:
+        return []
+    results = execute_concurrent(session, statements, concurrency=CONCURRENCY, raise_on_first_error=False)
+    for success, outcome in results:
+        if not success:
+            raise outcome
+    return [list(outcome) for _, outcome in results]
 
 
 def packed(by_partition: Dict[Any, List[Statement]], max_rows: int, max_bytes: int) -> List[Tuple[BatchStatement, tuple]]:

@@ -11,15 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement
 
-from app.storage.batches import packed
+from app.storage.batches import packed, run_all
 from app.storage.db import Database
 from app.storage.customer_events import MONEY_EVENTS, CustomerEvent, month_bucket
 from app.clock import utc
 
-CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded for a small cluster
 BATCH_ROWS = 50   # rows per unlogged single-partition batch
 BATCH_BYTES = 16 * 1024  # and bytes of values, well under Cassandra's default 50 KiB limit
 
@@ -98,16 +96,8 @@ class CustomerStore:
             return self.db.prepare(LAUNCH), (event.micros, event.event_time, event.signin_method or "", *key)
         return self.db.prepare(TOUCH), (event.micros, event.event_time, *key)
 
-    def _run(self, statements: List[Tuple[Any, tuple]]) -> List[Any]:
-        """Execute with bounded concurrency; the rows of each result, in order; raise the first error."""
-        if not statements:
-            return []
-        results = execute_concurrent(self.db.session, statements, concurrency=CONCURRENCY,
-                                     raise_on_first_error=False)
-        for success, outcome in results:
-            if not success:
-                raise outcome
-        return [list(outcome) for _, outcome in results]
+    def _run(self, statements: List[Tuple[Any, tuple]]) -> List[List[Dict[str, Any]]]:
+        return run_all(self.db.session, statements)
 
     # --- reading --------------------------------------------------------------------------------
 

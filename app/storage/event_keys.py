@@ -25,17 +25,15 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
-from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
-from app.storage.batches import pack
+from app.storage.batches import pack, run_all
 from app.storage.customer_events import CustomerEvent
 from app.storage.db import Database
 from app.errors import StorageUnavailable
 
 SHARDS = 8          # never change: a key is looked for in the shard its id hashes to
 CLAIM_ROWS = 200    # keys per conditional batch (about 30 KiB: under Cassandra 4/5's 50 KiB batch limit)
-CONCURRENCY = 64
 CLAIM_ROUNDS = 20   # a batch refused this often in a row (keys claimed meanwhile each time) fails
 
 _PK = "tenant = ? AND hour = ? AND shard = ?"
@@ -131,12 +129,4 @@ class EventKeyStore:
         return row["fingerprint"] if row else None
 
     def _run(self, statements: List[Tuple[Any, tuple]]) -> List[List[Dict[str, Any]]]:
-        """Execute with bounded concurrency; the rows of each result, in order; raise the first error."""
-        if not statements:
-            return []
-        results = execute_concurrent(self.db.session, statements, concurrency=CONCURRENCY,
-                                     raise_on_first_error=False)
-        for success, outcome in results:
-            if not success:
-                raise outcome
-        return [list(outcome) for _, outcome in results]
+        return run_all(self.db.session, statements)
