@@ -95,7 +95,7 @@ class BenchOptions:
 
 def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
     """Start what is missing, measure, stop what was started; return the results (also written as JSON)."""
-    settings = _bench_settings(options.keyspace)
+    settings = bench_settings(options.keyspace)
     load_before = os.getloadavg()
     with ExitStack() as cleanup:
         cassandra = ensure_cassandra(settings, progress, cleanup)
@@ -157,7 +157,7 @@ def _alternating_rounds(urls: Dict[str, str], api_key: str, options: BenchOption
     return rounds
 
 
-def _bench_settings(keyspace: str) -> Settings:
+def bench_settings(keyspace: str) -> Settings:
     try:
         settings = Settings.from_env({**os.environ, "CASSANDRA_KEYSPACE": keyspace})
     except SettingsError as error:
@@ -187,9 +187,6 @@ def ensure_cassandra(settings: Settings, progress: Progress, cleanup: ExitStack)
         return "embedded, started by the benchmark (stopped after it)"
     progress(f"using the Cassandra already listening on {HOST}:{settings.cassandra_port} (not started here)")
     return "already listening on the port, not ours (left running)"
-
-
-_ensure_cassandra = ensure_cassandra  # the name the stream benchmark imports
 
 
 def _prepare_data(settings: Settings, progress: Progress, half_life_s: Optional[int] = None) -> str:

@@ -8,18 +8,16 @@ and the regret. Passes (exit 0) when the half-life slot showed the new best crea
 """
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 import threading
 from contextlib import ExitStack
-from dataclasses import replace
 
 import click
 
 from app.cli.http_drift import run_http_drift
-from app.settings import Settings, SettingsError
-from benchmarks.decisions import BenchError, ensure_cassandra
+from app.settings import Settings
+from benchmarks.decisions import BenchError, bench_settings, ensure_cassandra
 from benchmarks.live_server import LiveServer
 
 CREATIVES = ("banner-a", "banner-b", "banner-c", "banner-d")
@@ -62,10 +60,9 @@ def main(duration: float, change_after: float, rate: float, half_life: int, seed
     """Drift acceptance: a half-life slot must show the new best to >= 60 % of the last 40 s."""
     log = lambda message: click.echo(f"drift: {message}", err=True)  # noqa: E731
     try:
-        settings = Settings.from_env({**os.environ, "CASSANDRA_KEYSPACE": "slotbandit_drift"})
-    except SettingsError as error:
+        settings = bench_settings("slotbandit_drift")
+    except BenchError as error:
         raise click.UsageError(str(error)) from None
-    settings = replace(settings, secret=secrets.token_urlsafe(32).encode())
     with ExitStack() as cleanup:
         try:
             ensure_cassandra(settings, log, cleanup)

@@ -33,7 +33,7 @@ import click
 import requests
 
 from app.settings import Settings
-from benchmarks.decisions import BenchError, _bench_settings, _ensure_cassandra, _prepare_data
+from benchmarks.decisions import BenchError, bench_settings, ensure_cassandra, _prepare_data
 from benchmarks.game_events import game_history
 from benchmarks.live_server import LiveServer, service_env
 
@@ -160,10 +160,10 @@ def file_load(settings: Settings, tenant: str, events: int, progress) -> dict:
 
 
 def run(customers: int, senders: int, workers: int, file_events: int, progress) -> dict:
-    settings = _bench_settings(KEYSPACE)
+    settings = bench_settings(KEYSPACE)
     results: dict = {}
     with ExitStack() as cleanup:
-        results["cassandra"] = _ensure_cassandra(settings, progress, cleanup)
+        results["cassandra"] = ensure_cassandra(settings, progress, cleanup)
         _prepare_data(settings, progress)
         run_id = secrets.token_hex(3)
         key = new_tenant(settings, f"bench-{run_id}")  # a tenant of its own: the keyspace may hold earlier runs

@@ -7,18 +7,15 @@ prints the median and 90th percentile in milliseconds and the rows each read ret
 """
 from __future__ import annotations
 
-import os
 import secrets
 import statistics
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import replace
 
 import click
 
-from app.settings import Settings, SettingsError
-from benchmarks.decisions import BenchError, ensure_cassandra
+from benchmarks.decisions import BenchError, bench_settings, ensure_cassandra
 from bandit.discount import MAX_BUCKETS, bucket_width_s, first_bucket_read
 
 HALF_LIFE_S = 60
@@ -36,10 +33,9 @@ def main(creatives: int, cities: int, reads: int) -> None:
 
     log = lambda message: click.echo(f"snapshot-read: {message}", err=True)  # noqa: E731
     try:
-        settings = Settings.from_env({**os.environ, "CASSANDRA_KEYSPACE": "slotbandit_bench"})
-    except SettingsError as error:
+        settings = bench_settings("slotbandit_bench")
+    except BenchError as error:
         raise click.UsageError(str(error)) from None
-    settings = replace(settings, secret=secrets.token_urlsafe(32).encode())
     with ExitStack() as cleanup:
         try:
             ensure_cassandra(settings, log, cleanup)

@@ -30,8 +30,8 @@ from typing import Dict, List
 
 import click
 
-from benchmarks.decisions import (BARE_PATH, DECISION_PATH, HOST, BenchError, BenchOptions, _bench_settings, _checked,
-                       _ensure_cassandra, _prepare_data, _service_env, _start_gunicorn, _warm_up, _wrk, median_result)
+from benchmarks.decisions import (BARE_PATH, DECISION_PATH, HOST, BenchError, BenchOptions, bench_settings, _checked,
+                       ensure_cassandra, _prepare_data, _service_env, _start_gunicorn, _warm_up, _wrk, median_result)
 from app.settings import REPO_ROOT, Settings
 
 KEYSPACE = "slotbandit_bench_stream"
@@ -40,9 +40,9 @@ SLOTS = 8
 
 def run_stream_benchmark(events: int, stream_workers: int, options: BenchOptions, progress) -> dict:
     """Run both parts; return the results (also written as JSON beside the other benchmark's)."""
-    settings = _bench_settings(options.keyspace)
+    settings = bench_settings(options.keyspace)
     with ExitStack() as cleanup:
-        _ensure_cassandra(settings, progress, cleanup)
+        ensure_cassandra(settings, progress, cleanup)
         api_key = _prepare_data(settings, progress)
         settings = replace(settings, kafka_bootstrap_servers=_ensure_broker(settings, progress, cleanup),
                            kafka_topic_prefix=f"bench{secrets.token_hex(3)}.",
