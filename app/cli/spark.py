@@ -111,10 +111,10 @@ def seed_priors(history: str, tenant: str, platform: str, slot_id: str, min_impr
                           dry_run)
     db = connect(load_settings())
     try:
-        check_seed(db, request)
+        slot = check_seed(db, request)
         spark = _spark(verbose)
         with _stages("seeding priors", STEPS) as step:
-            result = run_seed(spark, db, request, step=step)
+            result = run_seed(spark, db, request, slot, step=step)
     except (HistoryError, SeedError) as error:
         raise CliError(str(error)) from None
     finally:
@@ -185,10 +185,10 @@ def backfill(since: str, until: Optional[str], tenant: Optional[str], dry_run: b
     settings = load_settings()
     db = connect(settings)
     try:
-        _slots(db, tenant)
+        slots = _slots(db, tenant)
         spark = _spark(verbose)
         with _stages("backfilling", STEPS) as step:
-            result = run_backfill(spark, db, settings, start, end, tenant, dry_run, step=step)
+            result = run_backfill(spark, db, settings, start, end, slots, dry_run, step=step)
     finally:
         db.shutdown()
     click.echo(format_report(result, dry_run))

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Callable, Dict, List, Optional, Tuple
 
 from app.storage.db import Database
-from app.jobs.log_frames import events_frame, list_slots
+from app.jobs.log_frames import events_frame
 from app.settings import Settings
 from app.storage import CatalogStore, CountDelta, CountsStore
 from app.storage.stream_totals import StreamTotalsStore
@@ -61,11 +61,11 @@ class BackfillResult:
 
 
 def run_backfill(spark, db: Database, settings: Settings, since: datetime, until: datetime,
-                 tenant: Optional[str] = None, dry_run: bool = False,
+                 slots: List[SlotKey], dry_run: bool = False,
                  step: Callable[[str], None] = lambda s: None) -> BackfillResult:
-    """Compare the counters of every slot (or one tenant's) with the event log and repair them."""
+    """Compare the counters of ``slots`` (every slot or one tenant's: ``list_slots``) with the event
+    log and repair them."""
     step(STEPS[0])
-    slots = list_slots(db, tenant)
     result = BackfillResult(slots)
     if not slots:
         return result

@@ -13,7 +13,7 @@ from typing import Callable, Dict, Optional, Tuple
 from app.storage.db import Database
 from app.jobs.cold_start import ColdStartModel, creative_tags
 from app.jobs.history import HistoryCounts, HistoryFilter, check_history, classify, read_history, summarize
-from app.storage import CatalogStore
+from app.storage import CatalogStore, SlotConfig
 from app.storage.priors import PriorsStore
 from bandit import ArmCounts
 from bandit.priors import COLD_START, PriorConfig, SlotPriors, fit_slot_priors
@@ -48,11 +48,11 @@ class SeedResult:
     written: int = 0
 
 
-def run_seed(spark, db: Database, request: SeedRequest, step: Callable[[str], None] = lambda s: None,
+def run_seed(spark, db: Database, request: SeedRequest, slot: SlotConfig, step: Callable[[str], None] = lambda s: None,
              written: Optional[Callable[[int], None]] = None) -> SeedResult:
-    """Run the whole seed; ``step`` is told each stage as it starts, ``written`` each batch of rows."""
+    """Run the whole seed of ``slot`` (as ``check_seed`` gave it, before Spark started); ``step`` is
+    told each stage as it starts, ``written`` each batch of rows."""
     step(STEPS[0])
-    slot = check_seed(db, request)
     creative_ids = tuple(sorted(c.creative_id for c in slot.creatives))
     step(STEPS[1])
     cities = frozenset(request.cities) if request.cities else None

@@ -106,8 +106,9 @@ def main(history_rows: int, events: int, seed: int) -> None:
     """Time generate -> seed-priors -> backfill on this machine."""
     from app.cli.common import connect as _connect, load_settings as _settings
     from app.jobs.backfill import run_backfill
+    from app.jobs.log_frames import list_slots
     from benchmarks.generate_history import impression_chunks, make_world, write_history
-    from app.jobs.seed import SeedRequest, run_seed
+    from app.jobs.seed import SeedRequest, check_seed, run_seed
     from app.jobs.spark import spark_session
 
     settings = _settings()
@@ -125,13 +126,14 @@ def main(history_rows: int, events: int, seed: int) -> None:
                                                                    "parquet"))
     spark = _timed("start Spark", spark_session)
     request = SeedRequest(str(path), TENANT, world.platform, world.slot_id, min_impressions=1000)
-    result = _timed("seed-priors", lambda: run_seed(spark, db, request))
+    result = _timed("seed-priors", lambda: run_seed(spark, db, request, check_seed(db, request)))
     click.echo(f"  {len(result.priors.priors)} priors written from {sum(result.counts.rows_by_reason.values()):,} rows")
     if events:
         _timed(f"write {events:,} events to Cassandra", lambda: _write_events(db, world, events, seed))
         since = datetime.now(timezone.utc) - timedelta(hours=49)
         until = datetime.now(timezone.utc) + timedelta(hours=1)
-        backfilled = _timed("backfill", lambda: run_backfill(spark, db, settings, since, until, TENANT))
+        backfilled = _timed("backfill", lambda: run_backfill(spark, db, settings, since, until,
+                                                                   list_slots(db, TENANT)))
         click.echo(f"  {backfilled.events:,} events read, {len(backfilled.changes)} counter rows repaired")
     db.shutdown()
 
