@@ -154,6 +154,32 @@ def test_two_schedulers_send_one_report_per_due_run_and_catch_up_once(cli, promo
         assert store.list(promo.name) == []
 
 
+def test_a_run_whose_scheduler_died_is_taken_over_once_its_lease_ends(cli, promo, runtime):
+    added = cli("report-schedule", "add", "--tenant", promo.name, "--slot", "promo", "--cadence", "daily",
+                "--hour", "7", "--webhook", "https://hooks.example/died")
+    assert added.exit_code == 0, added.output
+    schedule_id = added.stdout.split()[-1]
+    store = ReportScheduleStore(runtime.db)
+    schedule = next(s for s in store.list(promo.name) if s.schedule_id == schedule_id)
+    day1 = (schedule.created_at + timedelta(days=1)).replace(hour=7, minute=1, second=0, microsecond=0)
+    due = latest_due(schedule, day1, timezone.utc)
+    # A scheduler claimed the run and died before sending it: its lease runs 15 minutes.
+    assert store.claim(schedule, due, "died", day1 + timedelta(minutes=15))
+    sent = []
+
+    def send(sched, due_at, previous):  # records this schedule's runs only (other tests may leave theirs)
+        if sched.schedule_id == schedule_id:
+            sent.append((sched.schedule_id, due_at))
+    survivor = Scheduler(store, send, lambda s: timezone.utc, "survivor")
+    mine = lambda results: [r for r in results if r.schedule.schedule_id == schedule_id]  # noqa: E731
+    assert mine(survivor.run_once(day1 + timedelta(minutes=5))) == [] and sent == []  # the lease still holds
+    assert len(mine(survivor.run_once(day1 + timedelta(minutes=16)))) == 1 and sent == [(schedule_id, due)]
+    assert mine(survivor.run_once(day1 + timedelta(minutes=30))) == [] and len(sent) == 1  # sent once
+    assert [(r.due_at, r.status, r.owner) for r in store.runs(schedule) if r.due_at == due] == [
+        (due, "sent", "survivor")]
+    assert cli("report-schedule", "remove", "--tenant", promo.name, schedule_id).exit_code == 0
+
+
 def test_latest_due_respects_the_creation_time_and_the_weekday():
     from app.storage.report_schedules import Schedule
 
