@@ -70,18 +70,22 @@ def decide(rt: Runtime, req: DecisionRequest) -> Dict[str, Any]:
         raise NotFound("the slot has no creative for this city at this time", "no_eligible_creative")
     holdout = in_holdout(slot.holdout_share, req.tenant, req.platform, req.slot_id, req.customer_id, _HOLDOUT_RNG)
     policy = HOLDOUT if holdout else POLICY
-    caps = FrequencyCounts.read(rt.frequency, slot, req.customer_id, now)
-    while True:
+    caps = FrequencyCounts.begin(rt.frequency, rt.cap_hints, slot, req.customer_id, now)
+    while True:  # ends: each claim refused leaves fewer candidates (app.service.frequency)
         # Eligibility is the policy's input: the propensity is over the creatives really eligible now.
         capped = caps.capped() if caps else frozenset()
         candidates = tuple(c for c in eligible if c.creative_id not in capped)
+        if not candidates and not caps.read:  # all capped by what this process remembers: make sure
+            caps.refresh()
+            continue
         if not candidates:
             raise NotFound("every creative eligible here has reached the slot's frequency cap for this customer",
                            "frequency_capped")
         choice = _choose(rt, req, slot, candidates, holdout, note=not capped)
-        if caps is None or caps.claim(choice.creative_id):
+        if caps is None or caps.claim(choice.creative_id, frozenset(c.creative_id for c in candidates)):
             break
-        # Concurrent requests took the customer's last impressions of this creative: decide again without it.
+        # Some candidates were at the cap after all (other workers showed them meanwhile, or this process
+        # had not seen the customer yet): decide again among the others.
     by_id = {c.creative_id: c for c in candidates}
     creative = by_id[choice.creative_id]
 

@@ -8,6 +8,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from app import metrics
+from app.service.frequency import CapHints
 from app.service.fresh_cache import RefreshingCache
 from app.storage.db import Database
 from app.decision_ids import DecisionSigner
@@ -48,7 +49,8 @@ class Runtime:
     slots: RefreshingCache
     snapshots: RefreshingCache
     prewarmer: Prewarmer
-    frequency: FrequencyStore  # frequency-cap claims (slots with frequency_cap, requests with customer_id)
+    frequency: FrequencyStore  # frequency-cap marks (slots with frequency_cap, requests with customer_id)
+    cap_hints: CapHints  # the customers' counts this process read last (app.service.frequency)
     limiter: RateLimiter  # per-tenant rate limits, shared by the instance's workers
     publisher: Optional[object] = None  # app.stream.publisher.KafkaPublisher in Kafka mode
 
@@ -87,6 +89,7 @@ class Runtime:
             publisher=publisher,
             prewarmer=prewarmer,
             frequency=FrequencyStore(db),
+            cap_hints=CapHints(),
             limiter=RateLimiter(limits.get, SharedBuckets(settings.rate_limit_file)),
             settings=settings,
             db=db,

@@ -1,19 +1,23 @@
-"""Frequency-cap claims (table ``frequency_claims``): how often a customer was shown each creative.
+"""Frequency-cap marks (table ``frequency_marks``): which creatives a customer was shown in a window.
 
-A slot with ``frequency_cap`` keeps one partition per customer. Each impression takes one row
-``(window_start, creative_id, n)``, the n-th of that creative in the window, with
-``INSERT ... IF NOT EXISTS``: of two workers that read the same counts and try the same n at once,
-exactly one gets it and the other tries n + 1, so no customer is ever shown a creative more than
-the cap, across workers and service instances. Rows expire with their window (TTL).
+A slot with ``frequency_cap`` keeps one partition per customer. Each impression is one row
+``(window_start, creative_id, mark)`` with a fresh timeuuid ``mark`` and a TTL that outlives the
+window. Writes and reads are plain ones at the session's LOCAL_QUORUM: a read that starts after a write
+has completed sees it, which is all the protocol of ``app.service.frequency`` needs (no Paxos round).
 """
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import datetime, timezone
-from typing import Dict
+from typing import Dict, List
 
 from app.storage.db import Database
 
+log = logging.getLogger(__name__)
+
 TTL_MARGIN_S = 60  # rows outlive their window a little: a clock a few seconds behind still sees them
+_KEY = "tenant = ? AND platform = ? AND slot_id = ? AND customer_id = ? AND window_start = ?"
 
 
 def window_start(now: datetime, window_s: int) -> datetime:
@@ -27,23 +31,29 @@ class FrequencyStore:
     def __init__(self, db: Database):
         self.db = db
 
-    def counts(self, tenant: str, platform: str, slot_id: str, customer_id: str,
-               start: datetime) -> Dict[str, int]:
-        """{creative_id: impressions claimed in the window that starts at ``start``}: one partition read."""
-        rows = self.db.execute(
-            "SELECT creative_id, n FROM frequency_claims WHERE tenant = ? AND platform = ? AND slot_id = ? "
-            "AND customer_id = ? AND window_start = ?",
-            (tenant, platform, slot_id, customer_id, start))
-        counts: Dict[str, int] = {}
+    def marks(self, tenant: str, platform: str, slot_id: str, customer_id: str,
+              start: datetime) -> Dict[str, List[uuid.UUID]]:
+        """{creative_id: [marks]} of the window that starts at ``start``: one partition read."""
+        rows = self.db.execute(f"SELECT creative_id, mark FROM frequency_marks WHERE {_KEY}",
+                               (tenant, platform, slot_id, customer_id, start))
+        marks: Dict[str, List[uuid.UUID]] = {}
         for row in rows:
-            counts[row["creative_id"]] = counts.get(row["creative_id"], 0) + 1
-        return counts
+            marks.setdefault(row["creative_id"], []).append(row["mark"])
+        return marks
 
-    def claim(self, tenant: str, platform: str, slot_id: str, customer_id: str, start: datetime,
-              creative_id: str, n: int, ttl_s: int) -> bool:
-        """Take the n-th impression of ``creative_id`` in the window; False when another request has it."""
-        row = self.db.execute(
-            "INSERT INTO frequency_claims (tenant, platform, slot_id, customer_id, window_start, creative_id, n) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?",
-            (tenant, platform, slot_id, customer_id, start, creative_id, n, max(int(ttl_s), 1))).one()
-        return bool(row["[applied]"])
+    def mark(self, tenant: str, platform: str, slot_id: str, customer_id: str, start: datetime,
+             creative_id: str, mark: uuid.UUID, ttl_s: int) -> None:
+        """Write one impression's mark; returns once the write is acknowledged (raises if it is not)."""
+        self.db.execute(
+            "INSERT INTO frequency_marks (tenant, platform, slot_id, customer_id, window_start, creative_id, mark) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+            (tenant, platform, slot_id, customer_id, start, creative_id, mark, max(int(ttl_s), 1)))
+
+    def withdraw(self, tenant: str, platform: str, slot_id: str, customer_id: str, start: datetime,
+                 creative_id: str, mark: uuid.UUID) -> None:
+        """Delete a mark whose decision did not show its creative, without waiting. A delete that fails
+        leaves the mark until its TTL: the customer may then see that creative once less, never once more."""
+        future = self.db.execute_async(f"DELETE FROM frequency_marks WHERE {_KEY} AND creative_id = ? AND mark = ?",
+                                       (tenant, platform, slot_id, customer_id, start, creative_id, mark))
+        future.add_errback(lambda error: log.warning("a frequency mark was not withdrawn; it expires with its "
+                                                     "window", extra={"error": str(error)}))

@@ -9,8 +9,9 @@ pytestmark = pytest.mark.integration
 def test_capped_decision_is_measured_against_an_uncapped_one(settings, capsys):
     result = measure_capped(settings, decisions=1000, progress=lambda message: None)
     ms = result["ms"]
-    assert set(ms) == {"no customer_id", "uncapped, customer_id", "capped, customer_id", "added_ms_p50"}
-    # A capped decision does two more round trips to Cassandra (a read and a lightweight transaction).
+    assert set(ms) == {"no customer_id", "uncapped, customer_id", "capped, customer_id", "one Cassandra round trip",
+                       "added_ms_p50", "added_round_trips"}
+    # A capped decision does two more round trips to Cassandra (a write, then a read).
     assert ms["capped, customer_id"]["p50"] > ms["uncapped, customer_id"]["p50"]
     with capsys.disabled():
         print("\n" + format_capped(result))

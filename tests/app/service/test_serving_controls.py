@@ -1,5 +1,6 @@
 """Flights, hours and frequency caps through the service, against the real Cassandra of the test run."""
 import time
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -110,6 +111,28 @@ def test_capped_customer_sees_each_creative_at_most_cap_times_then_404(client, t
     assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "frequency_capped"
     assert sum(shown(client, tenant, n=4, query="platform=web&customer_id=u2").values()) == 4  # another customer
     assert sum(shown(client, tenant, n=10).values()) == 10  # no customer_id: not capped
+
+
+def test_a_customer_capped_by_another_instance_is_decided_among_the_rest(client, tenant, runtime):
+    """Marks written by another instance (this process has no hint for the customer): the first choice
+    may fall on the capped creative; the read finds it, and the decision is made again among the two
+    left, with their propensity. The cap holds and nothing of the refused choice stays."""
+    from app.storage.frequency import window_start
+
+    tenant.add_slot("home", creatives=["a", "b", "c"])
+    set_slot(tenant, frequency_cap=1)
+    time.sleep(1.0)
+    start = window_start(datetime.now(UTC), 86400)
+    for customer in ("q1", "q2", "q3", "q4", "q5", "q6"):
+        runtime.frequency.mark(tenant.name, "web", "home", customer, start, "a", uuid.uuid1(), 600)
+        body = client.get(f"/slot/home/creative?platform=web&customer_id={customer}", headers=tenant.headers).get_json()
+        assert body["creative"]["creative_id"] in ("b", "c")
+        snapshot = runtime.snapshot(tenant.name, "web", "home")
+        _, probabilities = runtime.policy.probabilities(snapshot, None, ("b", "c"))
+        assert body["propensity"] == pytest.approx(dict(zip(("b", "c"), probabilities))[body["creative"]["creative_id"]],
+                                                   abs=1e-6)
+        assert wait_for(lambda: {k: len(v) for k, v in runtime.frequency.marks(
+            tenant.name, "web", "home", customer, start).items()} == {"a": 1, body["creative"]["creative_id"]: 1})
 
 
 def test_propensity_is_over_the_creatives_not_capped(client, tenant, runtime):
