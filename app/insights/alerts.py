@@ -1,6 +1,7 @@
 """What a report message warns about: creatives whose click-through fell by more than half against their
-previous week, and a slot whose decisions fail (no creative can be shown) or whose last scheduled report
-could not be delivered.
+previous week, and a slot whose decisions fail (no creative can be shown: none active, none for a city
+with traffic, every flight ended, or none inside its flight and hours right now) or whose last scheduled
+report could not be delivered.
 
 A week-over-week drop counts only where both weeks have enough impressions for it to be more than
 noise: at MIN_IMPRESSIONS impressions and MIN_CLICKS clicks in the earlier week (a rate of 5% over 200
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from app.clock import now_utc
 from app.storage import SlotConfig
 from app.storage.history import LoggedEvent
 from bandit import ArmCounts
@@ -50,14 +52,31 @@ def ctr_drops(this_week: Dict[str, ArmCounts], last_week: Dict[str, ArmCounts]) 
     return alerts
 
 
-def decision_failures(slot: Optional[SlotConfig], cities: Iterable[str] = ()) -> List[str]:
-    """Decisions of the slot fail when no creative is eligible: slot-wide, or in a city that had traffic."""
+def decision_failures(slot: Optional[SlotConfig], cities: Iterable[str] = (),
+                      now: Optional[datetime] = None) -> List[str]:
+    """Decisions of the slot fail when no creative is eligible: slot-wide, or in a city that had traffic;
+    ``now`` (aware, default: the current time) also checks flights and hours."""
     if slot is None:
         return ["the slot no longer exists: its decisions fail"]
-    if not any(c.active for c in slot.creatives):
+    active = [c for c in slot.creatives if c.active]
+    if not active:
         return ["decisions fail: the slot has no active creative"]
-    return [f"decisions fail in {city}: no creative is eligible there" for city in sorted(cities)
-            if not slot.eligible(city)]
+    now = now or now_utc()
+    if all(c.ends_at is not None and now >= c.ends_at for c in active):
+        last = max(c.ends_at for c in active).astimezone(slot.zone)
+        return [f"decisions fail: the flight of every active creative has ended (the last on "
+                f"{last:%Y-%m-%d %H:%M} {slot.timezone or 'UTC'})"]
+    failures, cities = [], sorted(cities)
+    for city in cities:
+        if not slot.eligible(city):
+            failures.append(f"decisions fail in {city}: no creative is eligible there")
+        elif not slot.eligible_at(city, now):
+            failures.append(f"decisions fail in {city} now: no creative eligible there is inside its flight "
+                            f"and hours at {now.astimezone(slot.zone):%H:%M} {slot.timezone or 'UTC'}")
+    if not cities and not slot.eligible_at(None, now):
+        failures.append(f"decisions fail now: no creative is inside its flight and hours at "
+                        f"{now.astimezone(slot.zone):%H:%M} {slot.timezone or 'UTC'}")
+    return failures
 
 
 def failed_delivery(previous_error: Optional[str], previous_due: Optional[datetime]) -> List[str]:
