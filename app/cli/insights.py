@@ -208,7 +208,8 @@ def export_segments(tenant: str, slot_id: str, platform: str, out_file: str, ran
     \b
     Per segment (default): one row per segment the slot has counts for (global, city:<c>,
     segment:<s>): segment, decided_by, creative_id, rank_by, mean, ci95_low, ci95_high, p_best,
-    impressions, clicks. Only creatives eligible there (active, allowed in the city) are ranked;
+    impressions, clicks. Only creatives eligible there now (active, allowed in the city, inside
+    their flight and hours, as the stats mark them) are ranked;
     decided_by is 'global' where the segment has no data of its own yet.
     Per customer (--customers --since D): one row per customer_id with an impression in the
     period: customer_id, last_seen, city, segment, decided_by, creative_id, rank_by, mean,

@@ -8,10 +8,12 @@ so an export names the creative the stats endpoint ranks first.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Dict, Mapping, Optional
 
 import numpy as np
 
+from app.clock import now_utc
 from app.service.slot_stats import P_BEST_DRAWS
 from app.storage import SlotConfig
 from bandit import GLOBAL, ArmCounts, SlotSnapshot, ThompsonConfig, choice_probabilities, posteriors_for
@@ -36,12 +38,13 @@ class Best:
 
 
 def best_creative(slot: SlotConfig, snapshot: SlotSnapshot, segment: Optional[str], city: Optional[str],
-                  config: ThompsonConfig, rank_by: str = "mean") -> Optional[Best]:
-    """The eligible creative (active, allowed in ``city``) with the highest posterior mean or P(best)
-    in ``segment``; None when no creative is eligible. Ties go to the smaller creative id."""
+                  config: ThompsonConfig, rank_by: str = "mean", now: Optional[datetime] = None) -> Optional[Best]:
+    """The creative eligible at ``now`` (default: the current time; active, allowed in ``city``, inside
+    its flight and hours, as GET /slot/<id>/stats marks it) with the highest posterior mean or P(best) in
+    ``segment``; None when no creative is eligible. Ties go to the smaller creative id."""
     if rank_by not in RANK_BY:
         raise ValueError(f"rank_by must be 'mean' or 'p_best', but {rank_by!r} is given")
-    eligible = sorted(c.creative_id for c in slot.eligible(city))
+    eligible = sorted(c.creative_id for c in slot.eligible_at(city, now or now_utc()))
     if not eligible:
         return None
     used, posteriors = posteriors_for(snapshot, segment, eligible, config)

@@ -3,6 +3,7 @@ simulated run through the app and from counters written directly; checked agains
 import csv
 import io
 import secrets
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -89,6 +90,17 @@ def test_paused_and_city_restricted_creatives(cli, tenant):
     tenant.set_creative("offers", "a", active=False)
     rows = {r["segment"]: r["creative_id"] for r in export(cli, tenant, slot="offers")[0]}
     assert rows == {"global": "b", "city:delhi": "b", "city:pune": "c"}
+    # Flights: b's has ended, so it is no longer anybody's best; a is back, but only in its hours.
+    tenant.set_creative("offers", "a", active=True)
+    tenant.db.execute("UPDATE creatives SET ends_at = ? WHERE tenant = ? AND platform = 'web' AND slot_id = 'offers' "
+                      "AND creative_id = 'b'", (datetime.now(timezone.utc) - timedelta(hours=1), tenant.name))
+    rows = {r["segment"]: r["creative_id"] for r in export(cli, tenant, slot="offers")[0]}
+    assert rows == {"global": "a", "city:delhi": "a", "city:pune": "c"}
+    elsewhere = (datetime.now(timezone.utc).hour + 12) % 24
+    tenant.db.execute("UPDATE creatives SET hours = ? WHERE tenant = ? AND platform = 'web' AND slot_id = 'offers' "
+                      "AND creative_id = 'a'", ({elsewhere}, tenant.name))
+    rows = {r["segment"]: r["creative_id"] for r in export(cli, tenant, slot="offers")[0]}
+    assert rows == {"city:pune": "c"}  # nothing can be shown in global or Delhi right now
 
 
 def test_export_errors_are_one_line(cli, tenant, tmp_path):
