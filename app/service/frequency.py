@@ -18,10 +18,10 @@ before this read, which therefore saw cap + 1 marks and could not have kept its 
 decisions can only make each other more careful (a mark being withdrawn still counts for a moment).
 A decision ends: each new choice is among fewer creatives, and none left is ``frequency_capped``.
 
-Assumed counts come from ``CapHints``: what this process read for the customer last time, or nothing
-for a customer it has not seen. When they are right, which is the usual case, a capped decision costs
-two round trips (the write, then the read); when they are not, the read corrects them and the
-decision is made again (two more). The propensity logged is the policy's probability over the
+What is assumed capped comes from ``CapHints``: what this process found at the cap for the customer
+last time, or nothing. When that is right, which is the usual case, a capped decision costs two round
+trips (the write, then the read); when it is not, the read corrects it and the decision is made
+again (two more). The propensity logged is the policy's probability over the
 creatives the final choice was made among, none of which the counts read found capped
 (``app.service.choose.decide``).
 """
@@ -37,33 +37,36 @@ from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 from app.storage.catalog import SlotConfig
 from app.storage.frequency import TTL_MARGIN_S, FrequencyStore, window_start
 
-HINTS = 100_000  # customers remembered per process (a few hundred bytes each)
+HINTS = 50_000  # customers at a cap remembered per process (a few hundred bytes each)
 
 
 class CapHints:
-    """The counts last read per (slot, customer, window), in a bounded LRU (the customer least recently
-    decided for is forgotten first). Only a guess: a decision checks it against Cassandra before it
-    shows anything."""
+    """Per (slot, customer, window): the creatives found at the cap by this process's last read, for the
+    customers that have any, in a bounded LRU (the customer least recently decided for is forgotten
+    first). Only a guess: a decision checks it against Cassandra before it shows anything."""
 
     def __init__(self, size: int = HINTS):
         self.size = size
         self._lock = threading.Lock()
-        self._counts: "OrderedDict[Tuple, Dict[str, int]]" = OrderedDict()
+        self._capped: "OrderedDict[Tuple, FrozenSet[str]]" = OrderedDict()
 
-    def get(self, key: Tuple) -> Dict[str, int]:
+    def get(self, key: Tuple) -> FrozenSet[str]:
         with self._lock:
-            counts = self._counts.get(key)
-            if counts is None:
-                return {}
-            self._counts.move_to_end(key)
-            return dict(counts)
+            capped = self._capped.get(key)
+            if capped is None:
+                return frozenset()
+            self._capped.move_to_end(key)
+            return capped
 
-    def put(self, key: Tuple, counts: Dict[str, int]) -> None:
+    def put(self, key: Tuple, capped: FrozenSet[str]) -> None:
         with self._lock:
-            self._counts[key] = dict(counts)
-            self._counts.move_to_end(key)
-            while len(self._counts) > self.size:
-                self._counts.popitem(last=False)
+            if not capped:
+                self._capped.pop(key, None)
+                return
+            self._capped[key] = capped
+            self._capped.move_to_end(key)
+            while len(self._capped) > self.size:
+                self._capped.popitem(last=False)
 
 
 @dataclass
@@ -76,9 +79,9 @@ class FrequencyCounts:
     customer_id: str
     start: datetime
     ttl_s: int
-    by_creative: Dict[str, int] = field(default_factory=dict)  # others' marks: assumed, then as read
+    by_creative: Dict[str, int] = field(default_factory=dict)  # others' marks, as read by this request
     excluded: Set[str] = field(default_factory=set)  # taken as capped in this request (it only grows)
-    read: bool = False  # a partition read of this request has set by_creative (not the hints only)
+    read: bool = False  # a partition read of this request has set by_creative (else: the hints only)
     withdrawn: Set[uuid.UUID] = field(default_factory=set)
 
     @classmethod
@@ -91,8 +94,7 @@ class FrequencyCounts:
         end = start + timedelta(seconds=slot.frequency_window_s)
         ttl_s = int((end - now).total_seconds()) + TTL_MARGIN_S
         counts = cls(store, hints, slot, customer_id, start, ttl_s)
-        counts.by_creative = hints.get(counts._key())
-        counts.excluded = set(counts._at_cap())
+        counts.excluded = set(hints.get(counts._key()))
         return counts
 
     def capped(self) -> FrozenSet[str]:
@@ -116,7 +118,7 @@ class FrequencyCounts:
         newly_capped = self._at_cap() & candidates
         if not newly_capped:  # at most cap - 1 others of the chosen one: at most cap with this one
             self.by_creative[creative_id] = self.by_creative.get(creative_id, 0) + 1
-            self.hints.put(self._key(), self.by_creative)
+            self.hints.put(self._key(), self._at_cap())
             return True
         self.excluded |= newly_capped
         self.withdrawn.add(mark)
@@ -137,7 +139,7 @@ class FrequencyCounts:
         counts = {cid: sum(1 for m in ms if m not in mine) for cid, ms in marks.items()}
         self.by_creative = {cid: n for cid, n in counts.items() if n}
         self.read = True
-        self.hints.put(self._key(), self.by_creative)
+        self.hints.put(self._key(), self._at_cap())
 
     def _key(self) -> Tuple:
         s = self.slot

@@ -130,10 +130,12 @@ def test_all_capped_by_the_hints_is_checked_before_frequency_capped():
     assert counts.capped() == frozenset() and counts.read
 
 
-def test_hints_forget_the_least_recent_customer_first():
+def test_hints_keep_customers_at_a_cap_and_forget_the_least_recent_first():
     hints = CapHints(size=2)
-    hints.put(("u1",), {"a": 1})
-    hints.put(("u2",), {"a": 2})
-    assert hints.get(("u1",)) == {"a": 1}  # u1 is now the most recent
-    hints.put(("u3",), {"a": 3})
-    assert hints.get(("u2",)) == {} and hints.get(("u1",)) == {"a": 1} and hints.get(("u3",)) == {"a": 3}
+    hints.put(("u1",), frozenset({"a"}))
+    hints.put(("u2",), frozenset({"a"}))
+    assert hints.get(("u1",)) == {"a"}  # u1 is now the most recent
+    hints.put(("u3",), frozenset({"b"}))
+    assert hints.get(("u2",)) == frozenset() and hints.get(("u1",)) == {"a"} and hints.get(("u3",)) == {"b"}
+    hints.put(("u1",), frozenset())  # nothing capped any more (a new read): nothing kept
+    assert hints.get(("u1",)) == frozenset() and len(hints._capped) == 1
