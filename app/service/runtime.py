@@ -21,7 +21,8 @@ from app.storage.frequency import FrequencyStore
 from app.storage.priors import PriorsStore
 from app.storage.revenue import RevenueStore
 from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
-from bandit.discount import bucket_width_s, discount_buckets, discount_priors, first_bucket_read
+from bandit.discount import (bucket_width_s, discount_buckets, discount_priors, discount_revenue_buckets,
+                             first_bucket_read)
 from bandit.policies.revenue import RevenueConfig, RevenuePolicy, RevenueTotals
 
 # A rotated or deleted key stops working within KEY_MAX_AGE_S plus one read; a paused creative stops
@@ -135,18 +136,21 @@ def read_snapshot(db: Database, tenant: str, platform: str, slot_id: str, versio
     (empty unless the slot's objective is revenue), read from storage: four partition reads (counters,
     stream totals, priors, revenue totals).
 
-    With ``half_life_s`` the counts are the discounted ones of the last MAX_BUCKETS time buckets and
-    the seeded priors fade by their seed time (bandit.discount); the all-time counters are not read."""
-    revenue: Dict[str, Dict[str, RevenueTotals]] = {}
-    for (segment, creative_id), values in RevenueStore(db).totals(tenant, platform, slot_id).items():
-        # Totals are moved by differences of floats: clamp the last-digit noise below zero.
-        purchases, refunds, gross, gross_sq = (max(float(v), 0.0) for v in values[:4])
-        revenue.setdefault(segment, {})[creative_id] = RevenueTotals(purchases, refunds, gross, gross_sq)
+    With ``half_life_s`` the counts and the revenue totals are the discounted ones of the last
+    MAX_BUCKETS time buckets and the seeded priors fade by their seed time (bandit.discount); the
+    all-time counters and totals are not read."""
     if half_life_s:
         now_s = time.time() if now_s is None else now_s
         since = first_bucket_read(now_s, bucket_width_s(half_life_s))
         segments = discount_buckets(CountsStore(db).read_buckets(tenant, platform, slot_id, since), now_s, half_life_s)
         priors = discount_priors(PriorsStore(db).read_dated(tenant, platform, slot_id), now_s, half_life_s)
+        revenue = discount_revenue_buckets(RevenueStore(db).bucket_totals(tenant, platform, slot_id, since), now_s,
+                                           half_life_s)
         return SlotSnapshot(segments=segments, version=version, priors=priors, revenue=revenue)
+    revenue: Dict[str, Dict[str, RevenueTotals]] = {}
+    for (segment, creative_id), values in RevenueStore(db).totals(tenant, platform, slot_id).items():
+        # Totals are moved by differences of floats: clamp the last-digit noise below zero.
+        purchases, refunds, gross, gross_sq = (max(float(v), 0.0) for v in values[:4])
+        revenue.setdefault(segment, {})[creative_id] = RevenueTotals(purchases, refunds, gross, gross_sq)
     return SlotSnapshot(segments=CountsStore(db).read_slot(tenant, platform, slot_id), version=version,
                         priors=PriorsStore(db).read_slot(tenant, platform, slot_id), revenue=revenue)
