@@ -16,7 +16,8 @@ later than that moves no label and no total (its row expires then).
 
 For a slot with a half-life a label also counts in the time bucket of its decision (like the
 decision's click), so purchases, refunds and amounts are discounted by the decision's age
-(bandit.discount).
+(bandit.discount); buckets older than the first one storage keeps are no longer moved
+(app/storage/bucket_retention.py).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from app.service.runtime import Runtime
 from app.storage.catalog import SlotConfig
 from app.storage.customers import CustomerStore
 from app.storage.catalog import REVENUE
+from app.storage.bucket_retention import first_kept
 from app.storage.impressions import decision_bucket
 from app.storage.revenue import LabelWrite, RevenueStore, StoredClick
 from bandit.attribution import DAY_S, REPEAT_WINDOW_S, Click, Payment, attribute
@@ -86,7 +88,8 @@ def relabel(db: Database, slot_of: SlotOf, tenant: str, customer_id: str, now: O
             return changed
         moment = (now or datetime.now(timezone.utc)).timestamp()
         writes = _label_writes(slot_of, tenant, basis, moment)
-        written = sum(revenue.apply(tenant, platform, slot_id, slot_writes)
+        written = sum(revenue.apply(tenant, platform, slot_id, slot_writes,
+                                    first_kept=first_kept(slot_of(tenant, platform, slot_id), moment))
                       for (platform, slot_id), slot_writes in writes.items())
         changed += written
         if not written:

@@ -8,6 +8,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from app import metrics
+from app.service.bucket_pruner import BucketPruner
 from app.service.fresh_cache import RefreshingCache
 from app.storage.db import Database
 from app.decision_ids import DecisionSigner
@@ -51,6 +52,7 @@ class Runtime:
     prewarmer: Prewarmer
     frequency: FrequencyStore  # frequency-cap claims (slots with frequency_cap, requests with customer_id)
     limiter: RateLimiter  # per-tenant rate limits, shared by the instance's workers
+    pruner: BucketPruner  # deletes the time buckets of served half-life slots that nothing reads or writes
     publisher: Optional[object] = None  # app.stream.publisher.KafkaPublisher in Kafka mode
 
     @classmethod
@@ -64,6 +66,7 @@ class Runtime:
         versions = iter(range(1, 1 << 62))
 
         prewarmer = Prewarmer()
+        pruner = BucketPruner(db)
 
         slots = RefreshingCache("slots", lambda key: catalog.load_slot(*key), settings.config_refresh_s,
                                 max_age_s=max(CONFIG_MAX_AGE_S, settings.config_refresh_s), on_refresh_error=on_error)
@@ -72,6 +75,7 @@ class Runtime:
             slot = slots.get(key)
             snapshot = read_snapshot(db, *key, version=next(versions), half_life_s=slot.half_life_s if slot else None)
             prewarmer.warm(key, snapshot)  # propensities of the new posteriors, before requests see them
+            pruner.note(key, slot)
             return snapshot
 
         # A changed limit applies within CONFIG_MAX_AGE_S plus one read, like a slot's configuration.
@@ -87,6 +91,7 @@ class Runtime:
         return cls(
             publisher=publisher,
             prewarmer=prewarmer,
+            pruner=pruner,
             frequency=FrequencyStore(db),
             limiter=RateLimiter(limits.get, SharedBuckets(settings.rate_limit_file)),
             settings=settings,
@@ -125,6 +130,7 @@ class Runtime:
         return read_snapshot(self.db, tenant, platform, slot_id, half_life_s=half_life_s)
 
     def close(self) -> None:
+        self.pruner.close()
         self.writer.close()
         self.limiter.close()
         self.db.shutdown()

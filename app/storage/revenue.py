@@ -15,8 +15,8 @@ A slot with a half-life also keeps the sums per time bucket (bandit.discount): a
 the bucket of its decision's time (``bucket``), and the same batch moves the bucket rows (kind 'tb',
 app/storage/bucket_names.py) of that bucket by the label's change, so the discounted totals are as
 exact as the others. A label moved to another bucket (the half-life changed) leaves its old bucket
-and joins its new one. Buckets older than ``first_kept`` are no longer moved (no snapshot
-reads them any more).
+and joins its new one. Buckets older than the first one kept (``first_kept``, see
+app/storage/bucket_retention.py) are no longer moved: nothing reads them, and pruning deletes them.
 """
 from __future__ import annotations
 
