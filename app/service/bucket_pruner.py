@@ -63,7 +63,8 @@ class BucketPruner:
                 log.warning("pruning old buckets failed", extra={"slot": str(key), "error": one_line(error)})
                 continue
             current = self._slots.get(key)
-            self._slots[key] = (current[0] if current else slot, now)
+            if current is not None:  # not forgotten meanwhile (its half-life removed)
+                self._slots[key] = (current[0], now)
             metrics.BUCKETS_PRUNED.inc(pruned.total)
             deleted += pruned.total
         return deleted
