@@ -43,6 +43,9 @@ CLICKS_TAKEN_OVER = Counter("slotbandit_clicks_taken_over_total",
 TENANT_REQUESTS = Counter("slotbandit_tenant_requests_total",
                           "Tenant requests by rate limit result: allowed or limited (answered 429)",
                           ["tenant", "result"])
+BUCKETS_PRUNED = Counter("slotbandit_buckets_pruned_total",
+                         "Time buckets (and bucket rows of the stream and revenue totals) of half-life slots deleted "
+                         "once no snapshot reads them and no write can reach them")
 ERRORS = Counter("slotbandit_errors_total", "Error answers by HTTP status and code", ["status", "code"])
 
 

@@ -17,8 +17,17 @@ by a factor 2 ** (1 / 4) ~ 1.19 across it. Only the last MAX_BUCKETS buckets are
 MAX_BUCKETS / BUCKETS_PER_HALF_LIFE = 7.5 half-lives, and what is older weighs less than
 0.5 ** 7.5 ~ 0.6 % and is left out.
 
+The revenue factors of a revenue slot (bandit.policies.revenue) are discounted the same way: the
+attributed purchases, refunds and amounts of a decision count in the bucket of the decision's time,
+like its click, and their weighted sums (discount_revenue_buckets) are the RevenueTotals the
+purchase, refund and amount posteriors are updated with.
+
 A seeded prior Beta(alpha, beta) counts as evidence of its seed time: it moves from Beta(alpha, beta)
 toward Beta(1, 1) as Beta(1 + w (alpha - 1), 1 + w (beta - 1)), and is dropped once w < 1 %.
+
+Storage need not keep a bucket forever: once it is older than the oldest bucket read and no more
+evidence can arrive for it (evidence arrives at most late_s after its decision), nothing reads or
+writes it again (first_bucket_kept), and it can be deleted.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import numpy as np
 
 from bandit.beta import ArmCounts, BetaPosterior
 from bandit.checks import require_positive_int
+from bandit.revenue_model import RevenueTotals
 
 __all__ = [
     "BUCKETS_PER_HALF_LIFE",
@@ -42,8 +52,11 @@ __all__ = [
     "bucket_width_s",
     "discount_buckets",
     "discount_prior",
+    "discount_revenue_buckets",
     "evidence_weight",
+    "first_bucket_kept",
     "first_bucket_read",
+    "weighted_sums",
 ]
 
 BUCKETS_PER_HALF_LIFE = 4
@@ -93,6 +106,15 @@ def first_bucket_read(now_s: float, width_s: int) -> int:
     return bucket_start(now_s, width_s) - (MAX_BUCKETS - 1) * width_s
 
 
+def first_bucket_kept(now_s: float, width_s: int, late_s: float) -> int:
+    """The oldest bucket storage must keep: min(first_bucket_read(now), bucket of now - late_s).
+
+    An older bucket b is not read (b < first_bucket_read) and ends before now - late_s, so when no
+    evidence is credited more than late_s after its decision, nothing writes it again either.
+    """
+    return min(first_bucket_read(now_s, width_s), bucket_start(now_s - late_s, width_s))
+
+
 def evidence_weight(age_s: float, half_life_s: float) -> float:
     """w(a) = 0.5 ** (a / h); evidence from the future (clock skew) counts fully."""
     return float(0.5 ** (max(age_s, 0.0) / half_life_s))
@@ -107,6 +129,28 @@ def bucket_weights(starts: np.ndarray, width_s: int, now_s: float, half_life_s: 
     return np.power(0.5, ages / half_life_s)
 
 
+def weighted_sums(
+    rows: Iterable[tuple], now_s: float, half_life_s: int
+) -> dict[tuple[str, str], np.ndarray]:
+    """{(segment, creative_id): sum over buckets b of w_b v_b} from rows (bucket, segment, creative, *v).
+
+    Every row carries the same number of values v; negative ones (a counter read between an
+    increment and its correction, a total moved by float differences) count as 0.
+    """
+    rows = list(rows)
+    if not rows:
+        return {}
+    index: dict[tuple[str, str], int] = {}
+    keys = np.fromiter((index.setdefault((row[1], row[2]), len(index)) for row in rows), dtype=np.intp,
+                       count=len(rows))
+    starts = np.fromiter((row[0] for row in rows), dtype=float, count=len(rows))
+    values = np.maximum(np.array([row[3:] for row in rows], dtype=float), 0.0)
+    weights = bucket_weights(starts, bucket_width_s(half_life_s), now_s, half_life_s)
+    sums = np.column_stack([np.bincount(keys, weights=weights * column, minlength=len(index))
+                            for column in values.T])
+    return {key: sums[i] for key, i in index.items()}
+
+
 def discount_buckets(
     rows: Iterable[tuple[int, str, str, int, int]],
     now_s: float,
@@ -116,22 +160,28 @@ def discount_buckets(
 
         n_eff[s, c] = sum over buckets b of w_b n[b, s, c],   likewise k_eff
 
-    with w_b from bucket_weights. Negative counter values (a counter read between an increment and
-    its correction) count as 0.
+    with w_b from bucket_weights (weighted_sums).
     """
-    rows = list(rows)
-    if not rows:
-        return {}
-    width = bucket_width_s(half_life_s)
-    weights = bucket_weights(np.array([row[0] for row in rows]), width, now_s, half_life_s)
-    sums: dict[tuple[str, str], list[float]] = {}
-    for (_, segment, creative_id, impressions, clicks), weight in zip(rows, weights):
-        total = sums.setdefault((segment, creative_id), [0.0, 0.0])
-        total[0] += weight * max(impressions, 0)
-        total[1] += weight * max(clicks, 0)
     out: dict[str, dict[str, DiscountedCounts]] = {}
-    for (segment, creative_id), (impressions, clicks) in sums.items():
-        out.setdefault(segment, {})[creative_id] = DiscountedCounts(impressions, clicks)
+    for (segment, creative_id), (impressions, clicks) in weighted_sums(rows, now_s, half_life_s).items():
+        out.setdefault(segment, {})[creative_id] = DiscountedCounts(float(impressions), float(clicks))
+    return out
+
+
+def discount_revenue_buckets(
+    rows: Iterable[tuple[int, str, str, float, float, float, float]],
+    now_s: float,
+    half_life_s: int,
+) -> dict[str, dict[str, RevenueTotals]]:
+    """{segment: {creative_id: RevenueTotals}} from rows (bucket, segment, creative, purchases,
+    refunds, gross, gross_sq): each total weighted like the counts, sum_b w_b x[b, s, c].
+
+    The weights are the click counts' weights of the same buckets, so p(purchase | click) is
+    estimated from purchases and clicks of the same decisions, each discounted by its decision's age.
+    """
+    out: dict[str, dict[str, RevenueTotals]] = {}
+    for (segment, creative_id), sums in weighted_sums(rows, now_s, half_life_s).items():
+        out.setdefault(segment, {})[creative_id] = RevenueTotals(*(float(v) for v in sums))
     return out
 
 

@@ -79,11 +79,18 @@ SCHEMAS: Dict[str, Any] = {
         "description": "Revenue slots, every offer shown (paused ones too): posterior means of the factors of the value per impression "
                        "click x purchase x (1 - refund) x amount, the value's mean and 95% interval, and "
                        "P(this offer has the highest value)",
-        "required": ["purchases", "gross", "purchase_rate", "refund_rate", "amount", "value", "value_ci95", "p_best"],
+        "required": ["purchases", "gross", "effective_purchases", "effective_gross", "purchase_rate", "refund_rate",
+                     "amount", "value", "value_ci95", "p_best"],
         "properties": {
             "purchases": {"type": "number", "minimum": 0,
-                          "description": "attributed purchase credit (a purchase shared by k decisions: 1/k each)"},
-            "gross": {"type": "number", "minimum": 0, "description": "attributed revenue before refunds"},
+                          "description": "all-time attributed purchase credit (a purchase shared by k decisions: 1/k "
+                                         "each)"},
+            "gross": {"type": "number", "minimum": 0, "description": "all-time attributed revenue before refunds"},
+            "effective_purchases": {"type": "number", "minimum": 0,
+                                    "description": "purchase credit weighted 0.5^(age of its decision / half_life_s) "
+                                                   "(the last 30 time buckets), as the factor posteriors use it; "
+                                                   "equal to purchases without a half-life"},
+            "effective_gross": {"type": "number", "minimum": 0, "description": "gross revenue weighted likewise"},
             "purchase_rate": {"type": "number", "description": "p(purchase | click)"},
             "refund_rate": {"type": "number", "description": "p(refund | purchase)"},
             "amount": {"type": "number", "description": "E(revenue | purchase)"},

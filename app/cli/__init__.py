@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import click
 
-from app.cli import (cassandra, events, insights, kafka, measure, reports, revenue, serve, simulate, spark, tenants,
-                     training)
+from app.cli import (buckets, cassandra, events, insights, kafka, measure, reports, revenue, serve, simulate, spark,
+                     tenants, training)
 from app.cli.common import OneLineErrors
 
 
@@ -32,7 +32,7 @@ COMMANDS = (
     simulate.simulate, simulate.simulate_game, kafka.kafka_group, kafka.worker, spark.seed_priors,
     spark.export_events_command, spark.backfill, measure.ope, measure.export_log, insights.report,
     insights.export_segments, reports.report_schedule, reports.scheduler, revenue.attribute_command,
-    training.export_training, training.segments_group, events.ingest_events,
+    training.export_training, training.segments_group, events.ingest_events, buckets.prune_buckets,
 )
 for _command in COMMANDS:
     main.add_command(_command)

@@ -15,9 +15,12 @@ the counter read can leave that one row off by those few events, which the next 
 Referrer counts (referrer_counts) are not rebuilt. For a slot with a half-life the time buckets
 (arm_bucket_counts) from the bucket of --since on are rebuilt the same way: every event counts in the
 bucket of its decision's time (a click in its impression's bucket), with the slot's current width.
+Buckets older than the first one storage keeps (app/storage/bucket_retention.py) are left alone:
+no snapshot reads them, and they may have been deleted.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Dict, List, Optional, Tuple
@@ -26,6 +29,7 @@ from app.storage.db import Database
 from app.jobs.log_frames import events_frame
 from app.settings import Settings
 from app.storage import CatalogStore, CountDelta, CountsStore
+from app.storage.bucket_retention import first_kept
 from app.storage.stream_totals import StreamTotalsStore
 from bandit.discount import bucket_start, bucket_width_s
 
@@ -70,7 +74,7 @@ def run_backfill(spark, db: Database, settings: Settings, since: datetime, until
     if not slots:
         return result
     step(STEPS[1])
-    creatives, widths = _creatives(db, slots)
+    creatives, widths, kept = _creatives(db, slots, time.time())
     logged, result.events, result.duplicates, result.unknown_creative = _log_counts(
         spark, settings, slots, since, until, creatives, widths)
     step(STEPS[2])
@@ -80,10 +84,11 @@ def run_backfill(spark, db: Database, settings: Settings, since: datetime, until
             result.untouched.append(slot)
             continue
         counted = _read_counters(db, slot)
-        if slot in widths:  # bucket rows from the bucket of --since on
-            first = bucket_start(since.timestamp(), widths[slot])
+        if slot in widths:  # bucket rows from the bucket of --since on, none older than the first kept
+            first = max(bucket_start(since.timestamp(), widths[slot]), kept[slot])
             counted.update({(segment, cid, bucket): (n, k) for bucket, segment, cid, n, k
                             in counts.read_buckets(*slot, first)})
+            logged[slot] = {row: n for row, n in logged[slot].items() if len(row) < 3 or row[2] >= first}
         result.changes += _differences(slot, counted, logged[slot], creatives[slot])
     if result.changes and not dry_run:
         step(STEPS[3])
@@ -93,15 +98,17 @@ def run_backfill(spark, db: Database, settings: Settings, since: datetime, until
     return result
 
 
-def _creatives(db: Database, slots: List[SlotKey]) -> Tuple[Dict[SlotKey, frozenset], Dict[SlotKey, int]]:
+def _creatives(db: Database, slots: List[SlotKey], now_s: float
+               ) -> Tuple[Dict[SlotKey, frozenset], Dict[SlotKey, int], Dict[SlotKey, int]]:
     """({slot: the creative ids configured in it} (events of other creatives are not counted),
-    {slot: bucket width in seconds} of the slots with a half-life)."""
+    {slot: bucket width in seconds} and {slot: first bucket kept} of the slots with a half-life)."""
     catalog = CatalogStore(db)
     loaded = {slot: catalog.load_slot(*slot) for slot in slots}
     widths = {slot: bucket_width_s(config.half_life_s) for slot, config in loaded.items()
               if config is not None and config.half_life_s}
+    kept = {slot: first_kept(loaded[slot], now_s) for slot in widths}
     return {slot: frozenset(c.creative_id for c in (config.creatives if config else ()))
-            for slot, config in loaded.items()}, widths
+            for slot, config in loaded.items()}, widths, kept
 
 
 def _log_counts(spark, settings, slots, since, until, creatives, widths=None):

@@ -13,6 +13,11 @@ racing on one customer cannot leave a label computed from older data.
 
 Labels stop changing ``LATE_S`` after their window closes (issued_at + horizon): a payment stored
 later than that moves no label and no total (its row expires then).
+
+For a slot with a half-life a label also counts in the time bucket of its decision (like the
+decision's click), so purchases, refunds and amounts are discounted by the decision's age
+(bandit.discount); buckets older than the first one storage keeps are no longer moved
+(app/storage/bucket_retention.py).
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ from app.service.runtime import Runtime
 from app.storage.catalog import SlotConfig
 from app.storage.customers import CustomerStore
 from app.storage.catalog import REVENUE
+from app.storage.bucket_retention import first_kept
+from app.storage.impressions import decision_bucket
 from app.storage.revenue import LabelWrite, RevenueStore, StoredClick
 from bandit.attribution import DAY_S, REPEAT_WINDOW_S, Click, Payment, attribute
 from app.clock import utc
@@ -79,9 +86,10 @@ def relabel(db: Database, slot_of: SlotOf, tenant: str, customer_id: str, now: O
     for _ in range(ROUNDS):
         if not basis[0]:
             return changed
-        moment = now or datetime.now(timezone.utc)
-        writes = _label_writes(slot_of, tenant, basis, moment.timestamp())
-        written = sum(revenue.apply(tenant, platform, slot_id, slot_writes)
+        moment = (now or datetime.now(timezone.utc)).timestamp()
+        writes = _label_writes(slot_of, tenant, basis, moment)
+        written = sum(revenue.apply(tenant, platform, slot_id, slot_writes,
+                                    first_kept=first_kept(slot_of(tenant, platform, slot_id), moment))
                       for (platform, slot_id), slot_writes in writes.items())
         changed += written
         if not written:
@@ -131,11 +139,12 @@ def _label_writes(slot_of: SlotOf, tenant: str, basis: Basis, now: float) -> Dic
         frozen_at = click.window_end + LATE_S
         if now > frozen_at:
             continue
-        token, _ = tokens[click.decision]
+        token, slot = tokens[click.decision]
         label = labels[click.decision]
         values = (label.purchases, label.refunds, label.gross, label.gross_sq, label.refunded)
         ttl_s = int(frozen_at - now) + DAY_S
         writes.setdefault((token.platform, token.slot_id), []).append(
-            LabelWrite(click.decision, token.creative_id, token.segments, values, label.final, ttl_s))
+            LabelWrite(click.decision, token.creative_id, token.segments, values, label.final, ttl_s,
+                       decision_bucket(token, slot.half_life_s)))
     return writes
 

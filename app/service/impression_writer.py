@@ -2,8 +2,8 @@
 
 A decision puts its impression (an ``app.storage.impressions.Impression`` record) on a bounded queue and
 answers at once. The writer thread wakes every ``flush_interval_s``, takes what accumulated (in
-slices of ``batch_size``), makes each impression into its counter increments and event, sums
-increments that touch the same counter row, and writes one counter batch per slot and one
+slices of ``batch_size``), makes the impressions into their counter increments, summed per counter
+row (app/storage/impressions.py), and their events, and writes one counter batch per slot and one
 impression block per slot and hour (a single row holding all those impressions, see
 app/storage/event_blocks.py) with bounded ``execute_async`` concurrency. Cassandra shares the
 machine's cores with the service in small deployments, and its cost grows with requests and rows,
@@ -32,9 +32,9 @@ from typing import Deque, List, Optional, Tuple
 
 
 from app import metrics
-from app.storage.impressions import Impression
+from app.storage.impressions import Impression, count_deltas
 from app.storage import CountsStore, EventStore
-from app.storage.counts import MarkedBatch, merge
+from app.storage.counts import MarkedBatch
 from app.storage.db import AMBIGUOUS, NOT_APPLIED
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class _Write:
     rows: int
     batch: Optional[MarkedBatch] = None  # counter writes: the batch and its mark
 
-Item = Impression  # anything with deltas() and event()
+Item = Impression  # anything with kind() and event()
 
 
 class ImpressionWriter:
@@ -178,7 +178,7 @@ class ImpressionWriter:
                 self._done.notify_all()
 
     def _write(self, items: List[Item]) -> None:
-        deltas = merge(delta for item in items for delta in item.deltas())
+        deltas = count_deltas(items)
         events = [item.event() for item in items]
         self._with_retries("event", [_Write(statement, rows) for statement, rows in self._events.blocks(events)])
         batches = self._counts.marked_batches(deltas)

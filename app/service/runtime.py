@@ -8,6 +8,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from app import metrics
+from app.service.bucket_pruner import BucketPruner
 from app.service.frequency import CapHints
 from app.service.fresh_cache import RefreshingCache
 from app.storage.db import Database
@@ -22,7 +23,8 @@ from app.storage.frequency import FrequencyStore
 from app.storage.priors import PriorsStore
 from app.storage.revenue import RevenueStore
 from bandit import SlotSnapshot, ThompsonConfig, ThompsonPolicy
-from bandit.discount import bucket_width_s, discount_buckets, discount_priors, first_bucket_read
+from bandit.discount import (bucket_width_s, discount_buckets, discount_priors, discount_revenue_buckets,
+                             first_bucket_read)
 from bandit.policies.revenue import RevenueConfig, RevenuePolicy, RevenueTotals
 
 # A rotated or deleted key stops working within KEY_MAX_AGE_S plus one read; a paused creative stops
@@ -50,8 +52,9 @@ class Runtime:
     snapshots: RefreshingCache
     prewarmer: Prewarmer
     frequency: FrequencyStore  # frequency-cap marks (slots with frequency_cap, requests with customer_id)
-    cap_hints: CapHints  # the customers' counts this process read last (app.service.frequency)
+    cap_hints: CapHints  # which creatives this process last found at the cap, per customer (app.service.frequency)
     limiter: RateLimiter  # per-tenant rate limits, shared by the instance's workers
+    pruner: BucketPruner  # deletes the time buckets of served half-life slots that nothing reads or writes
     publisher: Optional[object] = None  # app.stream.publisher.KafkaPublisher in Kafka mode
 
     @classmethod
@@ -65,6 +68,7 @@ class Runtime:
         versions = iter(range(1, 1 << 62))
 
         prewarmer = Prewarmer()
+        pruner = BucketPruner(db)
 
         slots = RefreshingCache("slots", lambda key: catalog.load_slot(*key), settings.config_refresh_s,
                                 max_age_s=max(CONFIG_MAX_AGE_S, settings.config_refresh_s), on_refresh_error=on_error)
@@ -73,6 +77,7 @@ class Runtime:
             slot = slots.get(key)
             snapshot = read_snapshot(db, *key, version=next(versions), half_life_s=slot.half_life_s if slot else None)
             prewarmer.warm(key, snapshot)  # propensities of the new posteriors, before requests see them
+            pruner.note(key, slot)
             return snapshot
 
         # A changed limit applies within CONFIG_MAX_AGE_S plus one read, like a slot's configuration.
@@ -88,6 +93,7 @@ class Runtime:
         return cls(
             publisher=publisher,
             prewarmer=prewarmer,
+            pruner=pruner,
             frequency=FrequencyStore(db),
             cap_hints=CapHints(),
             limiter=RateLimiter(limits.get, SharedBuckets(settings.rate_limit_file)),
@@ -127,6 +133,7 @@ class Runtime:
         return read_snapshot(self.db, tenant, platform, slot_id, half_life_s=half_life_s)
 
     def close(self) -> None:
+        self.pruner.close()
         self.writer.close()
         self.limiter.close()
         self.db.shutdown()
@@ -138,18 +145,21 @@ def read_snapshot(db: Database, tenant: str, platform: str, slot_id: str, versio
     (empty unless the slot's objective is revenue), read from storage: four partition reads (counters,
     stream totals, priors, revenue totals).
 
-    With ``half_life_s`` the counts are the discounted ones of the last MAX_BUCKETS time buckets and
-    the seeded priors fade by their seed time (bandit.discount); the all-time counters are not read."""
-    revenue: Dict[str, Dict[str, RevenueTotals]] = {}
-    for (segment, creative_id), values in RevenueStore(db).totals(tenant, platform, slot_id).items():
-        # Totals are moved by differences of floats: clamp the last-digit noise below zero.
-        purchases, refunds, gross, gross_sq = (max(float(v), 0.0) for v in values[:4])
-        revenue.setdefault(segment, {})[creative_id] = RevenueTotals(purchases, refunds, gross, gross_sq)
+    With ``half_life_s`` the counts and the revenue totals are the discounted ones of the last
+    MAX_BUCKETS time buckets and the seeded priors fade by their seed time (bandit.discount); the
+    all-time counters and totals are not read."""
     if half_life_s:
         now_s = time.time() if now_s is None else now_s
         since = first_bucket_read(now_s, bucket_width_s(half_life_s))
         segments = discount_buckets(CountsStore(db).read_buckets(tenant, platform, slot_id, since), now_s, half_life_s)
         priors = discount_priors(PriorsStore(db).read_dated(tenant, platform, slot_id), now_s, half_life_s)
+        revenue = discount_revenue_buckets(RevenueStore(db).bucket_totals(tenant, platform, slot_id, since), now_s,
+                                           half_life_s)
         return SlotSnapshot(segments=segments, version=version, priors=priors, revenue=revenue)
+    revenue: Dict[str, Dict[str, RevenueTotals]] = {}
+    for (segment, creative_id), values in RevenueStore(db).totals(tenant, platform, slot_id).items():
+        # Totals are moved by differences of floats: clamp the last-digit noise below zero.
+        purchases, refunds, gross, gross_sq = (max(float(v), 0.0) for v in values[:4])
+        revenue.setdefault(segment, {})[creative_id] = RevenueTotals(purchases, refunds, gross, gross_sq)
     return SlotSnapshot(segments=CountsStore(db).read_slot(tenant, platform, slot_id), version=version,
                         priors=PriorsStore(db).read_slot(tenant, platform, slot_id), revenue=revenue)

@@ -119,7 +119,7 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
             rng, n_draws=P_BEST_DRAWS,
         )
         p_best = dict(zip(eligible, probabilities))
-    revenue = _revenue_stats(rt, slot, snapshot, segment, creative_ids, eligible, rng) \
+    revenue = _revenue_stats(rt, slot, snapshot, segment, creative_ids, eligible, rng, raw) \
         if slot.objective == REVENUE else {}
     rows: List[Dict[str, Any]] = []
     for cid, posterior in zip(creative_ids, posteriors):
@@ -144,9 +144,10 @@ def _segment_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
 
 
 def _revenue_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segment: str, creative_ids: List[str],
-                   eligible: List[str], rng: np.random.Generator) -> Dict[str, Dict[str, Any]]:
-    """{creative_id: attributed purchases and gross revenue in this segment, the factor posteriors and
-    the value per impression} of every offer shown (paused ones and others out of eligibility keep
+                   eligible: List[str], rng: np.random.Generator, raw: SlotSnapshot) -> Dict[str, Dict[str, Any]]:
+    """{creative_id: attributed purchases and gross revenue in this segment (all-time from ``raw``, and
+    the effective ones of ``snapshot``, discounted for a slot with a half-life), the factor posteriors
+    and the value per impression} of every offer shown (paused ones and others out of eligibility keep
     their numbers), as the revenue policy sees them when it decides for this segment
     (bandit.revenue_stats). P(best) is among the eligible offers only: None for the others."""
     prices = {cid: c.price for cid in creative_ids for c in [slot.creative(cid)] if c is not None and c.price}
@@ -161,10 +162,12 @@ def _revenue_stats(rt: Runtime, slot: SlotConfig, snapshot: SlotSnapshot, segmen
     out = {}
     for summary in summaries:
         cid = summary.creative_id
-        totals = snapshot.revenue_totals(segment, cid)
+        totals, effective = raw.revenue_totals(segment, cid), snapshot.revenue_totals(segment, cid)
         out[cid] = {
             "purchases": round(totals.purchases, 6),
             "gross": round(totals.gross, 6),
+            "effective_purchases": round(effective.purchases, 6),
+            "effective_gross": round(effective.gross, 6),
             "purchase_rate": round(summary.purchase_rate, 6),
             "refund_rate": round(summary.refund_rate, 6),
             "amount": round(summary.amount, 6),

@@ -26,6 +26,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from cassandra import ConsistencyLevel
 
+from app.storage.bucket_names import BUCKET_KIND, BucketRow, bucket_name, bucket_prefix, bucket_row
 from app.storage.db import Database
 from app.storage.fence import fenced_batch
 from bandit import ArmCounts
@@ -45,7 +46,6 @@ READ_BUCKETS_SINCE = ("SELECT name, impressions, clicks FROM stream_counts "
                       "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind = 'tb' AND name >= ?")
 READ_BUCKET_ROWS = ("SELECT name, impressions, clicks FROM stream_counts "
                     "WHERE tenant = ? AND platform = ? AND slot_id = ? AND kind = 'tb' AND name IN ?")
-BucketRow = Tuple[int, str, str]  # (bucket start, segment, creative_id) of a slot with a half-life
 MARK_SEEN = ("INSERT INTO stream_counts (tenant, platform, slot_id, kind, name) VALUES (?, ?, ?, 'seen', ?) "
              "USING TTL ?")
 
@@ -91,8 +91,8 @@ class StreamTotalsStore:
         for kind, rows in (("arm", arms), ("ref", referrers)):
             for row, counts in rows.items():
                 batch.add(set_total.bind((counts.impressions, counts.clicks, *pk, kind, _name(row))))
-        for bucket_row, counts in (buckets or {}).items():
-            batch.add(set_total.bind((counts.impressions, counts.clicks, *pk, "tb", _bucket_name(bucket_row))))
+        for row, counts in (buckets or {}).items():
+            batch.add(set_total.bind((counts.impressions, counts.clicks, *pk, BUCKET_KIND, bucket_name(row))))
         mark_seen = self.db.prepare(MARK_SEEN)
         for event_id in event_ids:
             batch.add(mark_seen.bind((*pk, event_id, SEEN_TTL_S)))
@@ -111,18 +111,18 @@ class StreamTotalsStore:
                     rows: Iterable[BucketRow]) -> Dict[BucketRow, ArmCounts]:
         """The current totals of the given bucket rows (kind 'tb'; absent rows are left out).
         Bucket rows sort after 'seen', so the range read of ``read`` never reads them."""
-        names = sorted({_bucket_name(row) for row in rows})
+        names = sorted({bucket_name(row) for row in rows})
         if not names:
             return {}
         found = self.db.execute(READ_BUCKET_ROWS, (tenant, platform, slot_id, names),
                                 consistency=ConsistencyLevel.SERIAL)
-        return {_bucket_row(r["name"]): ArmCounts(r["impressions"] or 0, r["clicks"] or 0) for r in found}
+        return {bucket_row(r["name"]): ArmCounts(r["impressions"] or 0, r["clicks"] or 0) for r in found}
 
     def bucket_totals(self, tenant: str, platform: str, slot_id: str, since: int) -> List[Tuple[int, str, str, int, int]]:
         """(bucket, segment, creative_id, impressions, clicks) of buckets >= since applied by the stream.
         Names start with the zero-padded bucket, so one range read finds them."""
-        rows = self.db.execute(READ_BUCKETS_SINCE, (tenant, platform, slot_id, _bucket_prefix(since)))
-        return [(*_bucket_row(r["name"]), r["impressions"] or 0, r["clicks"] or 0) for r in rows]
+        rows = self.db.execute(READ_BUCKETS_SINCE, (tenant, platform, slot_id, bucket_prefix(since)))
+        return [(*bucket_row(r["name"]), r["impressions"] or 0, r["clicks"] or 0) for r in rows]
 
     def _kind(self, tenant: str, platform: str, slot_id: str, kind: str) -> Dict[Row, ArmCounts]:
         rows = self.db.execute(READ_KIND, (tenant, platform, slot_id, kind))
@@ -137,16 +137,3 @@ def _row(name: str) -> Row:
     first, second = json.loads(name)
     return first, second
 
-
-def _bucket_prefix(bucket: int) -> str:
-    return '["' + f"{max(bucket, 0):012d}" + '"'
-
-
-def _bucket_name(row: BucketRow) -> str:
-    bucket, segment, creative_id = row
-    return json.dumps([f"{bucket:012d}", segment, creative_id], separators=(",", ":"))
-
-
-def _bucket_row(name: str) -> BucketRow:
-    bucket, segment, creative_id = json.loads(name)
-    return int(bucket), segment, creative_id

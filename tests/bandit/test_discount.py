@@ -12,9 +12,12 @@ from bandit.discount import (
     discount_buckets,
     discount_prior,
     discount_priors,
+    discount_revenue_buckets,
     evidence_weight,
+    first_bucket_kept,
     first_bucket_read,
 )
+from bandit.revenue_model import RevenueTotals
 
 
 def test_weight_halves_every_half_life():
@@ -52,6 +55,32 @@ def test_discounted_sums_match_the_formula():
     assert got["city:x"]["b"].impressions == pytest.approx(4 * w_new)
     assert got["city:x"]["b"].clicks == 0.0
     assert discount_buckets([], 0.0, 60) == {}
+
+
+def test_revenue_totals_are_discounted_with_the_weights_of_the_counts():
+    rows = [(0, "global", "a", 2.0, 0.5, 30.0, 500.0), (60, "global", "a", 1.0, 0.0, 5.0, 25.0),
+            (60, "city:x", "b", 0.5, -1e-15, 2.0, 8.0)]  # float noise of a moved total counts as 0
+    got = discount_revenue_buckets(rows, now_s=135.0, half_life_s=60)
+    w_old, w_new = 0.5 ** (127.5 / 60), 0.5 ** (67.5 / 60)
+    assert got["global"]["a"].purchases == pytest.approx(2.0 * w_old + 1.0 * w_new)
+    assert got["global"]["a"].refunds == pytest.approx(0.5 * w_old)
+    assert got["global"]["a"].gross == pytest.approx(30.0 * w_old + 5.0 * w_new)
+    assert got["global"]["a"].gross_sq == pytest.approx(500.0 * w_old + 25.0 * w_new)
+    assert got["city:x"]["b"] == RevenueTotals(0.5 * w_new, 0.0, 2.0 * w_new, 8.0 * w_new)
+    counts = discount_buckets([(0, "global", "a", 1, 1), (60, "global", "a", 1, 1)], 135.0, 60)
+    assert counts["global"]["a"].clicks == pytest.approx(w_old + w_new)  # the same weights
+    assert discount_revenue_buckets([], 0.0, 60) == {}
+
+
+def test_the_first_bucket_kept_is_older_than_every_bucket_read_or_written():
+    width, now = bucket_width_s(60), 1_000_007.0
+    # late evidence for 1 day: the bucket holding now - 1 day, far older than the 30 buckets read
+    assert first_bucket_kept(now, width, 86_400) == bucket_start(now - 86_400, width)
+    # nothing late: the buckets read decide
+    assert first_bucket_kept(now, width, 0) == first_bucket_read(now, width)
+    for late in (0, 100, 86_400, 86_401):  # the newest bucket deleted (kept - width) ends before now - late
+        kept = first_bucket_kept(now, width, late)
+        assert kept <= now - late and kept <= first_bucket_read(now, width)
 
 
 def test_discounted_counts_add_with_arm_counts_and_clamp():

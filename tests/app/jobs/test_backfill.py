@@ -5,6 +5,7 @@ the counters are then knocked off the log the three ways it happens in productio
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pyarrow.parquet as pq
@@ -169,6 +170,16 @@ def test_backfill_rebuilds_the_time_buckets_of_a_half_life_slot(cli, db, drifted
     tenant = drifted_slot
     db.execute("UPDATE slots SET half_life_s = 1200 WHERE tenant = ? AND platform = 'web' AND slot_id = 'home'",
                (tenant.name,))
+    # With the default attribution window (1 day) buckets of BASE are older than the first one kept
+    # (app/storage/bucket_retention.py): not rebuilt, while the all-time counters are.
+    kept_only = cli("backfill", "--since", SINCE, "--until", UNTIL, "--tenant", tenant.name)
+    assert kept_only.exit_code == 0 and "@" not in kept_only.stdout, kept_only.output
+    assert not list(db.execute("SELECT bucket FROM arm_bucket_counts WHERE tenant = ? AND platform = 'web' "
+                               "AND slot_id = 'home'", (tenant.name,)))
+    # A window reaching back two days before BASE keeps them.
+    window_s = int(time.time() - BASE.timestamp()) + 2 * 86_400
+    db.execute("UPDATE slots SET attribution_window_s = ? WHERE tenant = ? AND platform = 'web' AND slot_id = 'home'",
+               (window_s, tenant.name))
     first = cli("backfill", "--since", SINCE, "--until", UNTIL, "--tenant", tenant.name)
     assert first.exit_code == 0, first.output
     rows = db.execute("SELECT bucket, segment, creative_id, impressions, clicks FROM arm_bucket_counts WHERE tenant = ? "

@@ -111,7 +111,7 @@ def test_labels_turn_final_and_freeze_after_the_window(client, runtime, offers):
     assert store._labels(pk, [nonce])[nonce][1] is False
     later = datetime.now(timezone.utc) + timedelta(days=7, minutes=1)
     assert attribution.update_customer(runtime, offers.name, "u4", now=later) == 1  # only 'final' changed
-    assert store._labels(pk, [nonce])[nonce] == ((1.0, 0.0, 2.0, 4.0, 0.0), True)
+    assert store._labels(pk, [nonce])[nonce] == ((1.0, 0.0, 2.0, 4.0, 0.0), True, None)  # no half-life: no bucket
     frozen = datetime.now(timezone.utc) + timedelta(days=7 + 8)
     assert attribution.update_customer(runtime, offers.name, "u4", now=frozen) == 0
 
