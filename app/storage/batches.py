@@ -9,7 +9,7 @@ events"). On a cluster the coordinator forwards each partition's rows to its rep
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Tuple
 
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
@@ -18,10 +18,11 @@ Statement = Tuple[Any, tuple]  # (prepared statement, values)
 CONCURRENCY = 64  # requests in flight per call: enough to hide latency, bounded for a small cluster
 
 
-def run_all(session: Any, statements: List[Statement]) -> List[List[Dict[str, Any]]]:
-    """Execute with bounded concurrency; the rows of each result, in order; raise the first error."""
-    if not statements:
-        return []
+def run_all(session: Any, statements: Iterable[Statement]) -> List[List[Dict[str, Any]]]:
+    """Execute with bounded concurrency; the rows of each result, in order; raise the first error.
+
+    ``statements`` may be a generator: the next one is made when a request in flight is answered,
+    so a large write never holds all its bound statements at once."""
     results = execute_concurrent(session, statements, concurrency=CONCURRENCY, raise_on_first_error=False)
     for success, outcome in results:
         if not success:
@@ -29,21 +30,22 @@ def run_all(session: Any, statements: List[Statement]) -> List[List[Dict[str, An
     return [list(outcome) for _, outcome in results]
 
 
-def packed(by_partition: Dict[Any, List[Statement]], max_rows: int, max_bytes: int) -> List[Tuple[BatchStatement, tuple]]:
+def packed(by_partition: Dict[Any, List[Statement]], max_rows: int, max_bytes: int) -> Iterator[Tuple[BatchStatement, tuple]]:
     """(batch, ()) pairs for ``execute_concurrent``, in partition order."""
     return pack((statement for statements in by_partition.values() for statement in statements), max_rows, max_bytes)
 
 
-def pack(statements: Iterable[Statement], max_rows: int, max_bytes: int) -> List[Tuple[BatchStatement, tuple]]:
-    batches: List[Tuple[BatchStatement, tuple]] = []
+def pack(statements: Iterable[Statement], max_rows: int, max_bytes: int) -> Iterator[Tuple[BatchStatement, tuple]]:
+    """(batch, ()) pairs, made as they are taken."""
     batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
     for statement, values in statements:
-        row_size = sum(len(value) if isinstance(value, str) else 8 for value in values)
+        row_size = 0
+        for value in values:
+            row_size += len(value) if value.__class__ is str else 8
         if rows and (rows == max_rows or size + row_size > max_bytes):
-            batches.append((batch, ()))
+            yield batch, ()
             batch, rows, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
         batch.add(statement, values)
         rows, size = rows + 1, size + row_size
     if rows:
-        batches.append((batch, ()))
-    return batches
+        yield batch, ()
