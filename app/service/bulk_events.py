@@ -11,12 +11,14 @@ stored once: every row has a deterministic key).
 """
 from __future__ import annotations
 
+import gc
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from app.service.attribution import relabel_all
 from app.service.event_files import EventFile, NotJSON
@@ -28,7 +30,12 @@ from app.storage.customers import CustomerStore
 from app.storage.db import Database
 from app.storage.event_keys import EventKeyStore
 
-CHUNK_ROWS = 20000   # rows parsed and written together
+CHUNK_ROWS = 50000   # rows parsed and written together
+# Allocations between two collections of Python's youngest generation during a load (default 700).
+# A load keeps a chunk of parsed events alive (about ten containers each), and the driver leaves
+# every request's statements in reference cycles; at the default the collector walked them over
+# and over: a third of the loader's CPU time (measured: 21 -> 16 s per 200,000 events).
+GC_THRESHOLD = 100_000
 
 
 @dataclass
@@ -120,7 +127,7 @@ def load_events(loader: ChunkLoader, events_file: EventFile, progress: Callable[
         summary.rows += len(items)
         return loader.parse([(first + offset, item) for offset, item in enumerate(items)]), units
 
-    with ThreadPoolExecutor(max_workers=1) as reader:
+    with ThreadPoolExecutor(max_workers=1) as reader, _fewer_collections():
         upcoming = reader.submit(read_and_parse)
         while True:
             ready = upcoming.result()
@@ -130,6 +137,17 @@ def load_events(loader: ChunkLoader, events_file: EventFile, progress: Callable[
             parsed, units = ready
             summary.add(loader.store_parsed(parsed))
             progress(units)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Python's cyclic garbage collector runs every GC_THRESHOLD allocations instead of the default."""
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def store_history(store: CustomerStore, keys: EventKeyStore, events: List[CustomerEvent]) -> List[CustomerEvent]:
