@@ -13,7 +13,7 @@ def sizes(batches):
 
 def test_batches_are_bounded_in_rows_and_bytes_and_keep_partitions_together():
     small = {("p1",): [(STATEMENT, (i, "x")) for i in range(120)], ("p2",): [(STATEMENT, (0, "y"))]}
-    batches = _batches(small)
+    batches = list(_batches(small))
     assert sizes(batches) == [BATCH_ROWS, BATCH_ROWS, 21]
     last = [text for _, text, _ in batches[2][0]._statements_and_parameters][-2:]
     assert last[0].endswith("(119, 'x')") and last[1].endswith("(0, 'y')")  # partition after partition
