@@ -65,9 +65,13 @@ class CustomerEvent:
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def compact_json(value: Any) -> str:
-    """JSON with sorted keys, no spaces, characters as they are (not escaped to ASCII)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """JSON with sorted keys, no spaces, characters as they are (not escaped to ASCII): what
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes."""
+    return _COMPACT.encode(value)
 
 
 def month_bucket(moment: datetime) -> str:
