@@ -23,8 +23,8 @@ from app.storage.db import Database
 from app.storage.customer_events import MONEY_EVENTS, CustomerEvent, month_bucket
 from app.clock import utc
 
-BATCH_ROWS = 50   # rows per unlogged single-partition batch
-BATCH_BYTES = 16 * 1024  # and bytes of values, well under Cassandra's default 50 KiB limit
+BATCH_ROWS = 100  # rows per unlogged batch
+BATCH_BYTES = 24 * 1024  # and bytes of values: Cassandra 4/5 measure about a fifth more and refuse over 50 KiB
 
 
 class RowWrite:
