@@ -24,7 +24,8 @@ def _embedded(settings: Settings, nodes: int = 1):
     if not settings.local_hosts:
         raise CliError("CASSANDRA_HOSTS names hosts that are not this machine: the embedded server is not used")
     return EmbeddedCluster(nodes=nodes, port=settings.cassandra_port, storage_port=settings.cassandra_storage_port,
-                           data_dir=settings.cassandra_data_dir, cache_dir=settings.cache_dir)
+                           data_dir=settings.cassandra_data_dir, cache_dir=settings.cache_dir,
+                           jit=settings.cassandra_jit)
 
 
 @cassandra.command("start")

@@ -50,6 +50,13 @@ HOST = "127.0.0.1"
 # (README "Speed"). Requests themselves wake the server by socket, which the slack does not delay.
 TIMER_SLACK_NS = 1_000_000
 
+# The JVM's compilers (SLOTBANDIT_CASSANDRA_JIT). "quick": the quick compiler (C1) only; the
+# optimising one (C2) spent a core-second or more compiling in the first minutes, on the cores the
+# service runs on, and a development load needs no peak speed. "full": C1, then C2 for the hot code;
+# under a sustained load (a bulk load of events) Cassandra then spends about half the CPU per request
+# (README, "Loading history").
+JIT_FLAGS = {"quick": ("-XX:TieredStopAtLevel=1",), "full": ()}
+
 # Java packages Cassandra 2.1 reaches into by reflection; Java 17 refuses unless opened.
 OPENED_JAVA_PACKAGES = (
     "java.lang", "java.lang.ref", "java.lang.reflect", "java.util", "java.util.concurrent",
@@ -118,6 +125,7 @@ class EmbeddedCassandra:
     host: str = HOST
     seeds: str = HOST  # the node the others gossip with first (a node of a local cluster, app/devservers/cluster.py)
     initial_token: Optional[int] = None  # a cluster's nodes split the ring evenly (num_tokens is 1)
+    jit: str = "quick"  # JIT_FLAGS
 
     def __post_init__(self) -> None:
         for name in ("port", "storage_port"):
@@ -126,6 +134,8 @@ class EmbeddedCassandra:
                 raise ValueError(f"{name} must be an integer between 1 and 65535, but {value!r} is given")
         if self.port == self.storage_port:
             raise ValueError(f"port and storage_port must differ, but both are {self.port}")
+        if self.jit not in JIT_FLAGS:
+            raise ValueError(f"jit must be one of {', '.join(JIT_FLAGS)}, but {self.jit!r} is given")
         if not isinstance(self.heap_mb, int) or self.heap_mb < 256:
             raise ValueError(f"heap_mb must be an integer of at least 256, but {self.heap_mb!r} is given")
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -194,9 +204,7 @@ class EmbeddedCassandra:
                  for arg in ("--add-opens", f"java.base/{package}=ALL-UNNAMED")]
         return [
             java, f"-Xms{self.heap_mb // 2}m", f"-Xmx{self.heap_mb}m", "-Xss512k", "-XX:+UseG1GC",
-            # The quick compiler only: the optimising one spent a core-second or more compiling in the
-            # first minutes, on the cores the service runs on; a development load needs no peak speed.
-            "-XX:TieredStopAtLevel=1",
+            *JIT_FLAGS[self.jit],
             "-Djava.net.preferIPv4Stack=true",
             "-Dcassandra-foreground=yes",
             f"-Dcassandra.config={self.config_file.as_uri()}",

@@ -38,6 +38,7 @@ class EmbeddedCluster:
     data_dir: Path = Path(".data/cassandra")
     cache_dir: Path = Path(".cache")
     heap_mb: int = 512
+    jit: str = "quick"
 
     def __post_init__(self) -> None:
         if not isinstance(self.nodes, int) or not 1 <= self.nodes <= MAX_NODES:
@@ -49,10 +50,10 @@ class EmbeddedCluster:
         nodes = nodes or self.nodes
         if nodes == 1:
             return [EmbeddedCassandra(port=self.port, storage_port=self.storage_port, data_dir=self.data_dir,
-                                      cache_dir=self.cache_dir, heap_mb=self.heap_mb)]
+                                      cache_dir=self.cache_dir, heap_mb=self.heap_mb, jit=self.jit)]
         return [EmbeddedCassandra(port=self.port, storage_port=self.storage_port,
                                   data_dir=self.data_dir / "cluster" / f"node{index}", cache_dir=self.cache_dir,
-                                  heap_mb=self.heap_mb, host=node_address(index), seeds=node_address(1),
+                                  heap_mb=self.heap_mb, jit=self.jit, host=node_address(index), seeds=node_address(1),
                                   initial_token=node_token(index, nodes))
                 for index in range(1, nodes + 1)]
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from app.clock import parse_rfc3339
 from app.errors import BadRequest
 from app.service.event_values import NUMBER_FIELDS, BadValue, as_float, is_unset, read_fields
-from app.storage.customer_events import EVENT_TYPES, CustomerEvent
+from app.storage.customer_events import EVENT_TYPES, CustomerEvent, compact_json
 
 MAX_EVENTS = 1000
 MAX_EVENT_BYTES = 4096          # one event, as compact JSON
@@ -82,13 +82,14 @@ def parse_event(tenant: str, item: Any, decision_ok: Callable[[str], bool],
         raise Invalid("decision_id is not a decision of this tenant")
     attrs = _own_fields(item, core)
     typed = _typed_fields(attrs, kind)
-    digest = None
+    digest = attrs_text = None
     if raw:
-        digest = raw_digest(tenant, customer_id, kind, event_time, session_id, decision_id, attrs)
+        attrs_text = compact_json(attrs)
+        digest = raw_digest(tenant, customer_id, kind, event_time, session_id, decision_id, attrs, attrs_text)
         event_id = "raw-" + digest[:32]
     return CustomerEvent(tenant=tenant, event_id=event_id, event=kind, customer_id=customer_id,
                          session_id=session_id, event_time=event_time, decision_id=decision_id,
-                         attrs=attrs, digest=digest, **typed)
+                         attrs=attrs, digest=digest, attrs_text=attrs_text, **typed)
 
 
 def _json_size_bound(item: Dict[str, Any]) -> int:
@@ -115,14 +116,17 @@ def is_raw_shape(item: Dict[str, Any]) -> bool:
 
 
 def raw_digest(tenant: str, customer_id: str, kind: str, event_time: datetime, session_id: str,
-               decision_id: Optional[str], attrs: Dict[str, Any]) -> str:
+               decision_id: Optional[str], attrs: Dict[str, Any], attrs_text: Optional[str] = None) -> str:
     """SHA-256 (hex) over tenant, customer, name, time (UTC, milliseconds), session, decision and
     every other field as read. A raw event's id is ``raw-`` and its first 32 hex digits, and the
     whole digest is its fingerprint. The same event sent again, in either spelling of its values
     ("4.99" or 4.99), has the same id; two events that differ in any field (two games ending in
-    the same second with other scores) have different ids."""
-    canonical = json.dumps([tenant, customer_id, kind, event_time.isoformat(), session_id, decision_id, attrs],
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    the same second with other scores) have different ids.
+
+    The hashed text is the compact JSON of that list (``compact_json``); ``attrs_text``, the
+    compact JSON of ``attrs`` when the caller has it, is spliced in instead of being written again."""
+    head = compact_json([tenant, customer_id, kind, event_time.isoformat(), session_id, decision_id])
+    canonical = head[:-1] + "," + (compact_json(attrs) if attrs_text is None else attrs_text) + "]"
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -31,6 +31,7 @@ class CustomerEvent:
     sku: Optional[str] = None
     attrs: Dict[str, Any] = field(default_factory=dict)  # the event's own fields, typed ones included
     digest: Optional[str] = None  # SHA-256 of the content when the parser computed it (raw events)
+    attrs_text: Optional[str] = None  # ``attrs_json`` when the parser wrote it already (raw events)
 
     @cached_property
     def month(self) -> str:
@@ -50,8 +51,8 @@ class CustomerEvent:
 
     @cached_property
     def attrs_json(self) -> str:
-        """The event's own fields as stored: JSON with sorted keys."""
-        return json.dumps(self.attrs, sort_keys=True)
+        """The event's own fields as stored: compact JSON with sorted keys (``compact_json``)."""
+        return self.attrs_text if self.attrs_text is not None else compact_json(self.attrs)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -62,6 +63,15 @@ class CustomerEvent:
                      "session_id": self.session_id, "event_time": self.event_time.isoformat(),
                      "decision_id": self.decision_id, "attrs": self.attrs}
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: Any) -> str:
+    """JSON with sorted keys, no spaces, characters as they are (not escaped to ASCII): what
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes."""
+    return _COMPACT.encode(value)
 
 
 def month_bucket(moment: datetime) -> str:

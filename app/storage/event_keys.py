@@ -13,16 +13,17 @@ same fingerprint writes the event's rows again (they are idempotent). That compl
 call that claimed and then failed (the client got 503 and sends again), at the cost of a rewrite
 per resent event, instead of a second write per new event to mark its key done.
 
-A bulk load of history (``slotbandit ingest-events``, one writer) reads which keys exist, writes
-the rows of the others, and only then inserts their keys without a condition: a key then always
-means a complete event, and a second run of the same file only reads.
+A bulk load of history (``slotbandit ingest-events``, one writer) reads which keys exist (one read
+per hour of event time, over its shards), writes the rows of the others, and only then writes their
+keys without a condition: a key then always means a complete event, and a second run of the same
+file only reads.
 """
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
 from cassandra.query import BatchStatement, BatchType
@@ -40,9 +41,14 @@ _PK = "tenant = ? AND hour = ? AND shard = ?"
 INSERT = ("INSERT INTO customer_event_keys (tenant, hour, shard, event_id, customer_id, fingerprint, received_at) "
           "VALUES (?, ?, ?, ?, ?, ?, ?)")
 CLAIM = INSERT + " IF NOT EXISTS"
-READ = f"SELECT event_id, fingerprint FROM customer_event_keys WHERE {_PK} AND event_id IN ?"
+# A bulk load's keys: an UPDATE writes no row marker (a quarter fewer cells); the row exists all the
+# same for reads and for INSERT ... IF NOT EXISTS (it has live cells).
+WRITE = f"UPDATE customer_event_keys SET customer_id = ?, fingerprint = ?, received_at = ? WHERE {_PK} AND event_id = ?"
+# The keys of one hour, its shards at once (EventKeyStore.stored).
+READ_HOUR = ("SELECT event_id, fingerprint FROM customer_event_keys WHERE tenant = ? AND hour = ? AND shard IN ? "
+             "AND event_id IN ?")
 READ_KEYS = 500     # ids per read
-INSERT_ROWS, INSERT_BYTES = 50, 16 * 1024   # plain inserts of keys per batch (app/storage/batches.py)
+INSERT_ROWS, INSERT_BYTES = 100, 16 * 1024   # keys per batch of plain writes (app/storage/batches.py)
 
 
 @dataclass(frozen=True)
@@ -106,20 +112,33 @@ class EventKeyStore:
                 again.append((pk, rest))
         return again
 
-    # --- bulk loads (one writer): a read per partition, then plain inserts -----------------------
+    # --- bulk loads (one writer): a read per hour, then plain writes ------------------------------
 
     def stored(self, events: Sequence[CustomerEvent]) -> Dict[str, Optional[str]]:
-        """{event_id: fingerprint} of the events whose keys exist (one read per partition)."""
-        read = self.db.prepare(READ)
-        groups = list(_by_partition(events).items())
-        statements = [(read, (*pk, [e.event_id for e in group[i:i + READ_KEYS]]))
-                      for pk, group in groups for i in range(0, len(group), READ_KEYS)]
+        """{event_id: fingerprint} of the events whose keys exist: one read per hour of event time
+        (and per READ_KEYS events), over the shards those events hash to.
+
+        Cassandra looks every id up in each of the shards read; an id is only ever stored in its
+        own shard, so an id found is the event's own key. A load of new events reads a few keys per
+        partition, and one request per hour costs a tenth of one per partition; a second load of
+        the same events looks each stored key up once per shard read, which a rerun can afford."""
+        read = self.db.prepare(READ_HOUR)
+        hours: Dict[Tuple[str, str], List[Tuple[int, str]]] = {}
+        for event in events:
+            tenant, hour, shard = key_partition(event)
+            hours.setdefault((tenant, hour), []).append((shard, event.event_id))
+        statements = []
+        for (tenant, hour), keys in hours.items():
+            for i in range(0, len(keys), READ_KEYS):
+                part = keys[i:i + READ_KEYS]
+                statements.append((read, (tenant, hour, sorted({shard for shard, _ in part}),
+                                          [event_id for _, event_id in part])))
         return {row["event_id"]: row["fingerprint"] for rows in self._run(statements) for row in rows}
 
     def insert(self, events: Sequence[CustomerEvent], now: datetime) -> None:
-        """Write the keys of the events with plain inserts (packed unlogged batches)."""
-        insert = self.db.prepare(INSERT)
-        self._run(pack(((insert, (*pk, event.event_id, event.customer_id, event.fingerprint, now))
+        """Write the keys of the events without a condition (packed unlogged batches)."""
+        write = self.db.prepare(WRITE)
+        self._run(pack(((write, (event.customer_id, event.fingerprint, now, *pk, event.event_id))
                         for pk, group in _by_partition(events).items() for event in group), INSERT_ROWS, INSERT_BYTES))
 
     def fingerprint(self, event: CustomerEvent) -> Optional[str]:
@@ -128,5 +147,5 @@ class EventKeyStore:
                               (*key_partition(event), event.event_id), consistency=ConsistencyLevel.SERIAL).one()
         return row["fingerprint"] if row else None
 
-    def _run(self, statements: List[Tuple[Any, tuple]]) -> List[List[Dict[str, Any]]]:
+    def _run(self, statements: Iterable[Tuple[Any, tuple]]) -> List[List[Dict[str, Any]]]:
         return run_all(self.db.session, statements)

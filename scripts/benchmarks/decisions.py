@@ -172,7 +172,8 @@ def ensure_cassandra(settings: Settings, progress: Progress, cleanup: ExitStack)
     from app.devservers.cassandra import EmbeddedCassandra, EmbeddedCassandraError
 
     server = EmbeddedCassandra(port=settings.cassandra_port, storage_port=settings.cassandra_storage_port,
-                               data_dir=settings.cassandra_data_dir, cache_dir=settings.cache_dir)
+                               data_dir=settings.cassandra_data_dir, cache_dir=settings.cache_dir,
+                               jit=settings.cassandra_jit)
     if server.status()["running"]:
         progress(f"using the running embedded Cassandra on {HOST}:{settings.cassandra_port}")
         return "embedded, already running (left running)"

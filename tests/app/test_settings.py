@@ -13,6 +13,8 @@ def test_defaults_use_the_embedded_server_with_protocol_3():
     assert settings.cassandra_port == 9042 and settings.keyspace == "slotbandit" and settings.port == 8000
     assert settings.effective_protocol_version == 3
     assert settings.replication == DEFAULT_REPLICATION
+    assert settings.cassandra_jit == "quick"
+    assert Settings.from_env({"SLOTBANDIT_CASSANDRA_JIT": "full"}).cassandra_jit == "full"
 
 
 def test_external_cluster_negotiates_the_protocol():
@@ -31,6 +33,7 @@ def test_external_cluster_negotiates_the_protocol():
     ({"SLOTBANDIT_PORT": "-1"}, "SLOTBANDIT_PORT"),
     ({"CASSANDRA_USERNAME": "u"}, "set together"),
     ({"SLOTBANDIT_CONFIG_REFRESH_S": "10"}, "SLOTBANDIT_CONFIG_REFRESH_S"),
+    ({"SLOTBANDIT_CASSANDRA_JIT": "c2"}, "SLOTBANDIT_CASSANDRA_JIT must be one of QUICK, FULL"),
 ])
 def test_malformed_settings_fail_with_one_line(env, fragment):
     with pytest.raises(SettingsError) as error:

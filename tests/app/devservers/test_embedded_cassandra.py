@@ -99,6 +99,12 @@ def test_java_command_opens_packages_and_sizes_heap(tmp_path):
     assert command[command.index("-cp") + 1] == "/opt/c/lib/*:/opt/c/conf"
     assert "java.base/sun.nio.ch=ALL-UNNAMED" in command
     assert command[-1] == "org.apache.cassandra.service.CassandraDaemon"
+    assert "-XX:TieredStopAtLevel=1" in command  # the quick compiler only, by default
+
+
+def test_the_full_jit_lets_the_optimising_compiler_run(tmp_path):
+    command = EmbeddedCassandra(data_dir=tmp_path, jit="full").java_command("java", Path("/opt/c"))
+    assert not any(arg.startswith("-XX:TieredStopAtLevel") for arg in command)
 
 
 @pytest.mark.skipif(not Path("/proc/self/timerslack_ns").exists(), reason="timer slack is a Linux setting")
@@ -114,6 +120,7 @@ def test_the_server_runs_with_a_coarse_timer_slack():
     ({"port": 0}, "port must be an integer between 1 and 65535, but 0 is given"),
     ({"port": 7000}, "port and storage_port must differ"),
     ({"heap_mb": 128}, "heap_mb must be an integer of at least 256, but 128 is given"),
+    ({"jit": "c2"}, "jit must be one of quick, full, but 'c2' is given"),
 ])
 def test_invalid_settings_are_refused(tmp_path, settings, message):
     with pytest.raises(ValueError, match=message):

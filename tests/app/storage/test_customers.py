@@ -12,15 +12,16 @@ def sizes(batches):
 
 
 def test_batches_are_bounded_in_rows_and_bytes_and_keep_partitions_together():
-    small = {("p1",): [(STATEMENT, (i, "x")) for i in range(120)], ("p2",): [(STATEMENT, (0, "y"))]}
-    batches = _batches(small)
+    rows = 2 * BATCH_ROWS + 20
+    small = {("p1",): [(STATEMENT, (i, "x")) for i in range(rows)], ("p2",): [(STATEMENT, (0, "y"))]}
+    batches = list(_batches(small))
     assert sizes(batches) == [BATCH_ROWS, BATCH_ROWS, 21]
     last = [text for _, text, _ in batches[2][0]._statements_and_parameters][-2:]
-    assert last[0].endswith("(119, 'x')") and last[1].endswith("(0, 'y')")  # partition after partition
+    assert last[0].endswith(f"({rows - 1}, 'x')") and last[1].endswith("(0, 'y')")  # partition after partition
     big_value = "z" * 4000
-    large = {("p",): [(STATEMENT, (i, big_value)) for i in range(10)]}
     per_batch = BATCH_BYTES // 4001
-    assert sizes(_batches(large)) == [per_batch, per_batch, 10 - 2 * per_batch]
+    large = {("p",): [(STATEMENT, (i, big_value)) for i in range(2 * per_batch + 1)]}
+    assert sizes(_batches(large)) == [per_batch, per_batch, 1]
 
 
 def test_months_between_spans_year_ends():
