@@ -1,13 +1,14 @@
 """``slotbandit ingest-events``: a file of history loaded as ``POST /events`` would store it.
 
 The same parser (``app/service/event_input.py``) and the same rows (``CustomerStore.write``) as
-the HTTP path, so features and training rows come out the same. Identities differ in one way:
-a load is one writer, so it reads which event keys exist (``EventKeyStore.stored``), writes the
-rows of the new events and then their keys (no Paxos round). A key therefore always means a
-complete event: a run stopped half-way and started again completes what is missing, and a second
-run of the same file writes nothing and counts every event as a duplicate. Loading the same events
-over HTTP at the same moment may count some of them as accepted on both paths (they are still
-stored once: every row has a deterministic key).
+the HTTP path, so features and training rows come out the same. Identities differ in one way: a
+load is one writer, so it reads the event keys of each UTC hour it touches once
+(``EventKeyStore.ids_of_hours``, kept in ``KnownIds`` with the keys it writes), writes the rows of
+the new events and then their keys (no Paxos round). A key therefore always means a complete
+event: a run stopped half-way and started again completes what is missing, and a second run of the
+same file writes nothing and counts every event as a duplicate. Events of those hours sent over
+HTTP while a load runs may be counted as accepted on both paths (they are still stored once: every
+row has a deterministic key).
 """
 from __future__ import annotations
 
@@ -77,25 +78,47 @@ class ChunkResult:
 
 @dataclass
 class ReadyChunk:
-    """A chunk parsed, with the keys of its events that existed when it was read: what
-    ``ChunkLoader.store`` needs."""
+    """A chunk parsed, the keys of its hours known: what ``ChunkLoader.store`` needs."""
 
     result: ChunkResult                   # the refused rows so far
     valid: int                            # valid rows (repeats of an id within the chunk included)
     events: List[CustomerEvent]           # the first event of each id
-    stored: Dict[str, Optional[str]]      # event_id -> fingerprint of the keys found
+
+
+class KnownIds:
+    """The ids of the event keys of every UTC hour a load has touched: those stored when the load
+    first read the hour, and those the load wrote since (a load is the one writer of its events)."""
+
+    def __init__(self, keys: EventKeyStore, tenant: str):
+        self.keys, self.tenant = keys, tenant
+        self.by_hour: Dict[str, Set[str]] = {}
+
+    def read(self, events: List[CustomerEvent]) -> None:
+        """Read the stored keys of the events' hours not read yet."""
+        unread = {event.hour for event in events} - self.by_hour.keys()
+        if unread:
+            self.by_hour.update(self.keys.ids_of_hours(self.tenant, unread))
+
+    def new(self, events: List[CustomerEvent]) -> List[CustomerEvent]:
+        """The events whose keys are not known (their hours read already)."""
+        return [event for event in events if event.event_id not in self.by_hour[event.hour]]
+
+    def add(self, events: List[CustomerEvent]) -> None:
+        for event in events:
+            self.by_hour[event.hour].add(event.event_id)
 
 
 class ChunkLoader:
-    """Loads chunks of (row number, item) for one tenant: parse, look up the keys, store new events,
-    relabel payers."""
+    """Loads chunks of (row number, item) for one tenant: parse, read the keys of new hours, store
+    new events, relabel payers."""
 
     def __init__(self, db: Database, tenant: str, decision_ok: Callable[[str], bool]):
         self.db, self.tenant, self.decision_ok = db, tenant, decision_ok
         self.store_rows, self.keys, self.catalog = CustomerStore(db), EventKeyStore(db), CatalogStore(db)
+        self.known = KnownIds(self.keys, tenant)
 
     def load(self, rows: List[Tuple[int, Any]], now: Optional[datetime] = None) -> ChunkResult:
-        return self.store(self.prepare(rows, now))[0]
+        return self.store(self.prepare(rows, now))
 
     def parse(self, rows: List[Tuple[int, Any]], now: Optional[datetime] = None) -> Tuple[ChunkResult, list]:
         """(result with the refused rows, valid events): no storage."""
@@ -111,36 +134,37 @@ class ChunkLoader:
         return result, [event for _, event in valid]
 
     def prepare(self, rows: List[Tuple[int, Any]], now: Optional[datetime] = None) -> ReadyChunk:
-        """Parse the rows and read which of their events' keys exist."""
+        """Parse the rows and read the stored keys of the hours no chunk before touched.
+
+        Safe beside ``store`` of the chunk before (``load_events`` runs them in two threads): that
+        chunk has no event in an hour read here, so it writes no key there."""
         result, valid = self.parse(rows, now)
         events, _ = first_of_each_id(valid)
-        return ReadyChunk(result, len(valid), events, self.keys.stored(events))
+        self.known.read(events)
+        return ReadyChunk(result, len(valid), events)
 
-    def store(self, chunk: ReadyChunk, written_before: Set[str] = frozenset()) -> Tuple[ChunkResult, Set[str]]:
-        """Write the chunk's new events (rows, then keys) and relabel their payers; (the result,
-        the ids written). ``written_before``: ids written since the chunk's keys were read (they
-        are duplicates too)."""
+    def store(self, chunk: ReadyChunk) -> ChunkResult:
+        """Write the chunk's new events (rows, then keys) and relabel their payers."""
         result = chunk.result
-        new = [event for event in chunk.events
-               if event.event_id not in chunk.stored and event.event_id not in written_before]
+        new = self.known.new(chunk.events)
         now = datetime.now(timezone.utc)
         self.store_rows.write(new, now)
         self.keys.insert(new, now)
+        self.known.add(new)
         result.accepted = len(new)
         result.duplicates = chunk.valid - len(new)
         payers = {event.customer_id for event in new if event.event in MONEY_EVENTS}
         result.labels_changed = relabel_all(self.db, self.catalog.load_slot, self.tenant, payers)
-        return result, {event.event_id for event in new}
+        return result
 
 
 def load_events(loader: ChunkLoader, events_file: EventFile, progress: Callable[[int], None],
                 chunk_rows: int = CHUNK_ROWS) -> LoadSummary:
     """Load every row of the file, chunk after chunk; ``progress(units)`` after each chunk.
 
-    A second thread reads and parses the next chunk and reads which of its keys exist while this
-    one writes the current chunk (the driver waits without holding the interpreter lock). That read
-    may come before the current chunk's keys are written, so the ids the current chunk writes are
-    passed on as duplicates of the next; every chunk before it was complete before it was read."""
+    A second thread reads and parses the next chunk, and reads the keys of the hours it is the first
+    to touch, while this one writes the current chunk (the driver waits without holding the
+    interpreter lock)."""
     summary = LoadSummary()
     chunks = iter(events_file.chunks(chunk_rows))
 
@@ -155,15 +179,13 @@ def load_events(loader: ChunkLoader, events_file: EventFile, progress: Callable[
 
     with ThreadPoolExecutor(max_workers=1) as reader, _fewer_collections():
         upcoming = reader.submit(read_and_prepare)
-        written: Set[str] = set()
         while True:
             ready = upcoming.result()
             if ready is None:
                 return summary
             upcoming = reader.submit(read_and_prepare)
             chunk, units = ready
-            result, written = loader.store(chunk, written)
-            summary.add(result)
+            summary.add(loader.store(chunk))
             progress(units)
 
 

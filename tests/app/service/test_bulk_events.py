@@ -1,12 +1,16 @@
-"""Loading a file chunk after chunk against the real Cassandra: repeats across chunks count once, and
-a load stopped half-way is completed by running it again, with the features of one load."""
+"""Loading a file chunk after chunk against the real Cassandra: repeats across chunks and events stored
+before the load count once, and a load stopped half-way is completed by running it again, with the
+features of one load."""
 import json
+from datetime import datetime, timezone
 
 import pytest
 
 from app.service.bulk_events import ChunkLoader, load_events
 from app.service.event_files import open_event_file
-from tests.app.service.test_ingest import ev, features, story
+from app.service.event_input import parse_all
+from app.storage.event_keys import EventKeyStore
+from tests.app.service.test_ingest import ev, features, post, story
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +67,19 @@ def test_refused_rows_are_counted_with_their_row_numbers(db, tenant, tmp_path):
     summary = load(db, tenant, write_ndjson(tmp_path / "bad.ndjson", rows), chunk_rows=2)
     assert (summary.accepted, sum(summary.refused.values())) == (1, 3)
     assert sorted(summary.first_row.values()) == [1, 3]  # txn_amount first at row 1, won at row 3
+
+
+def test_events_stored_over_http_before_the_load_are_duplicates(db, client, tenant, tmp_path):
+    post(client, tenant, story()[:4])
+    summary = load(db, tenant, write_ndjson(tmp_path / "story.ndjson", story()))
+    assert (summary.accepted, summary.duplicates) == (6, 4)
+
+
+def test_every_key_of_an_hour_is_read_past_a_page(db, tenant):
+    # More keys in one hour than the driver fetches in one page (5,000).
+    items = [ev(f"k{i}", "game_start", i / 10000) for i in range(6000)]
+    events = [event for _, event in parse_all(tenant.name, items, lambda decision_id: False)[0]]
+    keys = EventKeyStore(db)
+    keys.insert(events, datetime.now(timezone.utc))
+    [hour] = {event.hour for event in events}
+    assert keys.ids_of_hours(tenant.name, [hour]) == {hour: {f"k{i}" for i in range(6000)}}

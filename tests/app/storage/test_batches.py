@@ -6,7 +6,7 @@ import pytest
 
 from app.storage.batches import bound
 from app.storage.customers import EVENT_ROW, GAME_ROW, PAYMENT_ROW
-from app.storage.event_keys import READ_HOUR, WRITE
+from app.storage.event_keys import READ_HOURS, WRITE
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ KEY = ("acme", "c1", "202611", AT, "raw-0123")
     (PAYMENT_ROW.cql((True, True, False, False)), ("purchase", 4.99, *KEY)),
     (GAME_ROW.cql((True, True)), (False, 8987.0, "acme", "c1", "s1", AT, "raw-0123")),
     (WRITE, ("c1", "f" * 64, AT, "acme", "2026110210", 7, "raw-0123")),
-    (READ_HOUR, ("acme", "2026110210", [0, 3, 7], ["raw-1", "raw-2"])),
+    (READ_HOURS, ("acme", "2026110210", [0, 3, 7])),
 ])
 def test_bound_values_are_the_drivers(db, cql, values):
     statement = db.prepare(cql)
