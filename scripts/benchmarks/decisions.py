@@ -50,6 +50,9 @@ def bare():
 
 
 DECISION_PATH = "/slot/home-banner/creative?platform=web&city=pune"  # a slot of cql/examples/demo.cql
+# With --half-life: a twin of that slot (the same banners) with the half-life, measured in the same rounds.
+HALF_LIFE_SLOT = "home-banner-half-life"
+HALF_LIFE_PATH = f"/slot/{HALF_LIFE_SLOT}/creative?platform=web&city=pune"
 BARE_PATH = "/bare"
 HOST = "127.0.0.1"
 RATIO_TARGET = 0.6
@@ -80,7 +83,7 @@ class BenchOptions:
     workers: Optional[int] = None  # None: gunicorn_options' default (CPU count)
     keyspace: str = "slotbandit_bench"
     output: Path = REPO_ROOT / "bench-results" / "bench.json"
-    half_life_s: Optional[int] = None  # set on the benchmark's slot: decisions read discounted buckets
+    half_life_s: Optional[int] = None  # a twin slot with this half-life is measured too, in the same rounds
 
     def __post_init__(self) -> None:
         for name, low in (("duration_s", 1), ("connections", 1), ("threads", 1), ("rounds", 1)):
@@ -108,6 +111,8 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
             servers[name] = _start_gunicorn(app_uri, options.workers, env, log_dir / f"gunicorn-{name}.log",
                                             progress, cleanup)
         urls = {"bare": servers["bare"] + BARE_PATH, "decision": servers["decision"] + DECISION_PATH}
+        if options.half_life_s:
+            urls["decision_half_life"] = servers["decision"] + HALF_LIFE_PATH
         headers = {"X-Api-Key": api_key}
         for name, url in urls.items():
             progress(f"warming up {name} ({WARMUP_REQUESTS} requests, then {WARMUP_LOAD_S} s of wrk)")
@@ -124,6 +129,8 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
     workers = gunicorn_options(HOST, 0, options.workers)["workers"]
     results = {
         "ratio": summary["decision"]["requests_per_s"] / summary["bare"]["requests_per_s"],
+        **({"ratio_half_life": summary["decision_half_life"]["requests_per_s"] / summary["bare"]["requests_per_s"]}
+           if "decision_half_life" in summary else {}),
         "ratio_target": RATIO_TARGET,
         "endpoints": summary,
         "half_load": half,
@@ -146,10 +153,11 @@ def run_benchmark(options: BenchOptions, progress: Progress) -> dict:
 
 def _alternating_rounds(urls: Dict[str, str], api_key: str, options: BenchOptions,
                         progress: Progress) -> Dict[str, List[WrkResult]]:
-    """bare, decision, bare, decision, ...: background noise lands on both endpoints alike."""
-    rounds: Dict[str, List[WrkResult]] = {"bare": [], "decision": []}
+    """bare, decision, bare, decision, ... (and the half-life slot after each decision round): background
+    noise lands on every endpoint alike."""
+    rounds: Dict[str, List[WrkResult]] = {name: [] for name in urls}
     for number in range(1, options.rounds + 1):
-        for name in ("bare", "decision"):
+        for name in urls:
             time.sleep(SETTLE_S)
             progress(f"wrk {name}, round {number}/{options.rounds}: {options.duration_s} s at "
                      f"{options.connections} connections")
@@ -191,8 +199,8 @@ def ensure_cassandra(settings: Settings, progress: Progress, cleanup: ExitStack)
 
 
 def _prepare_data(settings: Settings, progress: Progress, half_life_s: Optional[int] = None) -> str:
-    """Schema and demo tenant in the benchmark's keyspace (the benchmark's slot with ``half_life_s``);
-    returns the demo API key."""
+    """Schema and demo tenant in the benchmark's keyspace (and with ``half_life_s`` a twin of the
+    benchmark's slot with that half-life); returns the demo API key."""
     from cassandra.cluster import NoHostAvailable
 
     from app.storage.db import Database, one_line
@@ -207,8 +215,8 @@ def _prepare_data(settings: Settings, progress: Progress, half_life_s: Optional[
         db.connect()
         key = load_demo(db)
         TenantStore(db).set_limit(DEMO_TENANT, BENCH_TENANT_RPS)
-        db.execute("UPDATE slots SET half_life_s = ? WHERE tenant = ? AND platform = 'web' AND slot_id = 'home-banner'",
-                   (half_life_s, DEMO_TENANT))
+        if half_life_s:
+            _add_twin_slot(db, HALF_LIFE_SLOT, half_life_s)
         return key
     except NoHostAvailable:
         raise BenchError(f"cannot reach Cassandra at {','.join(settings.contact_points)}:"
@@ -217,6 +225,19 @@ def _prepare_data(settings: Settings, progress: Progress, half_life_s: Optional[
         raise BenchError(f"preparing Cassandra failed: {one_line(error)}") from None
     finally:
         db.shutdown()
+
+
+def _add_twin_slot(db, slot_id: str, half_life_s: int) -> None:
+    """A copy of the demo's home-banner (its banners, shown everywhere) with ``half_life_s``."""
+    from app.devservers.demo import DEMO_TENANT
+
+    db.execute("INSERT INTO slots (tenant, platform, slot_id, attribution_window_s, objective, half_life_s) "
+               "VALUES (?, 'web', ?, 86400, 'clicks', ?)", (DEMO_TENANT, slot_id, half_life_s))
+    for row in db.execute("SELECT creative_id, image_url, payload FROM creatives WHERE tenant = ? AND platform = 'web' "
+                          "AND slot_id = 'home-banner'", (DEMO_TENANT,)):
+        db.execute("INSERT INTO creatives (tenant, platform, slot_id, creative_id, image_url, payload, active) "
+                   "VALUES (?, 'web', ?, ?, ?, ?, true)", (DEMO_TENANT, slot_id, row["creative_id"], row["image_url"],
+                                                           row["payload"]))
 
 
 def _service_env(settings: Settings) -> dict:
@@ -374,10 +395,14 @@ def format_report(results: dict) -> str:
         f"{'endpoint':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}",
         row("bare Flask JSON", ends["bare"]),
         row("decision", ends["decision"]),
+        *([row(f"decision, half-life {setup['half_life_s']} s", ends["decision_half_life"])]
+          if "decision_half_life" in ends else []),
         row("decision at half load", paced),
         row("bare at the same rate", half["bare"]),
         "",
         f"ratio decision/bare: {ratio:.2f} (target >= {RATIO_TARGET}: {'PASS' if ratio >= RATIO_TARGET else 'BELOW'})",
+        *([f"ratio decision/bare with a half-life: {results['ratio_half_life']:.2f} (same rounds; plain {ratio:.2f})"]
+          if "ratio_half_life" in results else []),
         f"half load p99: {p99:.2f} ms at {paced['requests_per_s']:.0f} req/s, paced to {paced['target_requests_per_s']:.0f}"
         f" ({paced['late']} of {paced['sent']} sent late) (target <= {HALF_LOAD_P99_TARGET_MS:.0f} ms: "
         f"{'PASS' if p99 <= HALF_LOAD_P99_TARGET_MS else 'ABOVE'})",
@@ -439,7 +464,8 @@ def _tail(path: Path, lines: int = 3) -> str:
               help="gunicorn sync workers for both apps [default: as `slotbandit serve`, the CPU count].")
 @click.option("--keyspace", default="slotbandit_bench", show_default=True, help="Keyspace the benchmark uses.")
 @click.option("--half-life", type=click.IntRange(1, 10**7), default=None,
-              help="half_life_s of the benchmark's slot (decisions then read discounted time buckets).")
+              help="Also measure a twin of the benchmark's slot with this half_life_s (its decisions read "
+                   "discounted time buckets), in the same alternating rounds.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               default=REPO_ROOT / "bench-results" / "bench.json", help="JSON results [bench-results/bench.json].")
 def main(duration, connections, threads, rounds, workers, keyspace, output, half_life) -> None:

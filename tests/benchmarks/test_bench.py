@@ -49,6 +49,17 @@ def test_report_says_which_target_is_missed():
     assert "half load p99: 40.00 ms" in report and "(target <= 15 ms: ABOVE)" in report
 
 
+def test_report_gives_the_half_life_slot_measured_in_the_same_rounds():
+    measured = results(bare_rps=4000, decision_rps=2400, half_p99=12.0)
+    measured["endpoints"]["decision_half_life"] = median_result([wrk_result(2480, 6.0, 20.0)])
+    measured["ratio_half_life"] = 2480 / 4000
+    measured["setup"]["half_life_s"] = 60
+    report = format_report(measured)
+    assert "decision, half-life 60 s" in report
+    assert "ratio decision/bare with a half-life: 0.62 (same rounds; plain 0.60)" in report
+    assert "half-life" not in format_report(results(bare_rps=4000, decision_rps=2400, half_p99=12.0))
+
+
 def test_options_are_validated():
     with pytest.raises(ValueError, match="connections must be at least threads"):
         BenchOptions(connections=1, threads=2)
