@@ -31,7 +31,7 @@ from app.storage.customers import CustomerStore
 from app.storage.db import Database
 from app.storage.event_keys import EventKeyStore
 
-CHUNK_ROWS = 50000   # rows parsed and written together
+CHUNK_ROWS = 20000   # rows parsed and written together (keys are read per hour, not per chunk)
 # Allocations between two collections of Python's youngest generation during a load (default 700).
 # A load keeps a chunk of parsed events alive (about ten containers each), and the driver leaves
 # every request's statements in reference cycles; at the default the collector walked them over
