@@ -30,8 +30,8 @@ def shop(tenant, runtime):
 
 
 def decide(client, tenant, customer):
-    answer = client.get("/slot/shop/creative", query_string={"platform": "web", "customer_id": customer, "city": "pune"},
-                        headers=tenant.headers)
+    query = {"platform": "web", "customer_id": customer, "city": "pune"}
+    answer = client.get("/slot/shop/creative", query_string=query, headers=tenant.headers)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     return answer.get_json()
 
@@ -118,7 +118,8 @@ def test_stats_show_effective_purchases_beside_the_all_time_ones(client, runtime
     weight = (0.5 ** ((2 * HALF_LIFE + width / 2) / HALF_LIFE), 0.5 ** ((2 * HALF_LIFE - width / 2) / HALF_LIFE))
     assert 2.0 * weight[0] <= offers["big"]["effective_purchases"] <= 2.0 * weight[1]
     assert 20.0 * weight[0] <= offers["big"]["effective_gross"] <= 20.0 * weight[1]
-    assert offers["small"]["purchases"] == 1.0 and 0.5 ** (width / HALF_LIFE) <= offers["small"]["effective_purchases"] <= 1.0
+    assert offers["small"]["purchases"] == 1.0
+    assert 0.5 ** (width / HALF_LIFE) <= offers["small"]["effective_purchases"] <= 1.0
     shop.db.execute("UPDATE slots SET half_life_s = null WHERE tenant = ? AND platform = 'web' AND slot_id = 'shop'",
                     (shop.name,))
     plain = client.get("/slot/shop/stats?platform=web", headers=shop.headers).get_json()

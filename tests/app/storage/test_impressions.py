@@ -40,7 +40,8 @@ def per_impression_deltas(impression):
         rows += [CountDelta(t.tenant, t.platform, t.slot_id, s, t.creative_id, impressions=1, bucket=bucket)
                  for s in t.segments]
     if t.referrer:
-        rows.append(CountDelta(t.tenant, t.platform, t.slot_id, "global", t.creative_id, impressions=1, referrer=t.referrer))
+        rows.append(CountDelta(t.tenant, t.platform, t.slot_id, "global", t.creative_id, impressions=1,
+                               referrer=t.referrer))
     return rows
 
 
