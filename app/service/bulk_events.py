@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from app.service.attribution import relabel_all
 from app.service.event_files import EventFile, NotJSON
@@ -87,25 +87,39 @@ class ReadyChunk:
 
 class KnownIds:
     """The ids of the event keys of every UTC hour a load has touched: those stored when the load
-    first read the hour, and those the load wrote since (a load is the one writer of its events)."""
+    first read the hour, and those the load wrote since (a load is the one writer of its events).
+
+    A raw event's id (``raw-`` and 32 hex digits of its digest) is kept as the number those digits
+    spell: 4 million ids take about 320 MB instead of 560 MB as strings. Any other id is kept as is."""
 
     def __init__(self, keys: EventKeyStore, tenant: str):
         self.keys, self.tenant = keys, tenant
-        self.by_hour: Dict[str, Set[str]] = {}
+        self.by_hour: Dict[str, Set[Union[int, str]]] = {}
 
     def read(self, events: List[CustomerEvent]) -> None:
         """Read the stored keys of the events' hours not read yet."""
         unread = {event.hour for event in events} - self.by_hour.keys()
         if unread:
-            self.by_hour.update(self.keys.ids_of_hours(self.tenant, unread))
+            for hour, ids in self.keys.ids_of_hours(self.tenant, unread).items():
+                self.by_hour[hour] = {compact_id(event_id) for event_id in ids}
 
     def new(self, events: List[CustomerEvent]) -> List[CustomerEvent]:
         """The events whose keys are not known (their hours read already)."""
-        return [event for event in events if event.event_id not in self.by_hour[event.hour]]
+        return [event for event in events if compact_id(event.event_id) not in self.by_hour[event.hour]]
 
     def add(self, events: List[CustomerEvent]) -> None:
         for event in events:
-            self.by_hour[event.hour].add(event.event_id)
+            self.by_hour[event.hour].add(compact_id(event.event_id))
+
+
+_RAW_ID = re.compile(r"raw-([0-9a-f]{32})")
+
+
+def compact_id(event_id: str) -> Union[int, str]:
+    """The number of a raw event's id (one id, one number: only the lowercase digits the parser
+    writes are read), any other id as it is."""
+    match = _RAW_ID.fullmatch(event_id)
+    return int(match.group(1), 16) if match else event_id
 
 
 class ChunkLoader:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from app.service.bulk_events import ChunkLoader, load_events
+from app.service.bulk_events import ChunkLoader, compact_id, load_events
 from app.service.event_files import open_event_file
 from app.service.event_input import parse_all
 from app.storage.event_keys import EventKeyStore
@@ -83,3 +83,10 @@ def test_every_key_of_an_hour_is_read_past_a_page(db, tenant):
     keys.insert(events, datetime.now(timezone.utc))
     [hour] = {event.hour for event in events}
     assert keys.ids_of_hours(tenant.name, [hour]) == {hour: {f"k{i}" for i in range(6000)}}
+
+
+def test_raw_ids_are_kept_as_numbers_and_other_ids_as_they_are():
+    digits = "0123456789abcdef" * 2
+    assert compact_id("raw-" + digits) == int(digits, 16)
+    for other in ("raw-" + digits.upper(), "raw-" + digits[:31], "e1", "raw-" + digits + "0"):
+        assert compact_id(other) == other
