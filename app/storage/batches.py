@@ -35,7 +35,8 @@ def run_all(session: Any, statements: Iterable[Statement]) -> List[List[Dict[str
     return [list(outcome) for _, outcome in results]
 
 
-def packed(by_partition: Dict[Any, List[Statement]], max_rows: int, max_bytes: int) -> Iterator[Tuple[BatchStatement, tuple]]:
+def packed(by_partition: Dict[Any, List[Statement]], max_rows: int,
+           max_bytes: int) -> Iterator[Tuple[BatchStatement, tuple]]:
     """(batch, ()) pairs for ``execute_concurrent``, in partition order."""
     return pack((statement for statements in by_partition.values() for statement in statements), max_rows, max_bytes)
 
