@@ -47,6 +47,7 @@ WRITE = f"UPDATE customer_event_keys SET customer_id = ?, fingerprint = ?, recei
 # Every key of one hour (EventKeyStore.ids_of_hours).
 READ_HOURS = "SELECT event_id FROM customer_event_keys WHERE tenant = ? AND hour = ? AND shard IN ?"
 ALL_SHARDS = list(range(SHARDS))
+HOURS_PER_READ = 64  # hours read at once: a second load holds their keys as rows, then only their ids
 INSERT_ROWS, INSERT_BYTES = 100, 16 * 1024   # keys per batch of plain writes (app/storage/batches.py)
 
 
@@ -123,8 +124,12 @@ class EventKeyStore:
         load of millions of events over weeks spent more on those reads than on writing."""
         read = self.db.prepare(READ_HOURS)
         hours = sorted(set(hours))
-        results = self._run((read, (tenant, hour, ALL_SHARDS)) for hour in hours)
-        return {hour: {row["event_id"] for row in rows} for hour, rows in zip(hours, results)}
+        ids: Dict[str, Set[str]] = {}
+        for i in range(0, len(hours), HOURS_PER_READ):  # rows of a few hours at a time in memory
+            group = hours[i:i + HOURS_PER_READ]
+            results = self._run((read, (tenant, hour, ALL_SHARDS)) for hour in group)
+            ids.update((hour, {row["event_id"] for row in rows}) for hour, rows in zip(group, results))
+        return ids
 
     def insert(self, events: Sequence[CustomerEvent], now: datetime) -> None:
         """Write the keys of the events without a condition (packed unlogged batches)."""
