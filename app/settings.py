@@ -42,7 +42,7 @@ class Settings:
     # Embedded development server.
     cassandra_data_dir: Path = REPO_ROOT / ".data" / "cassandra"
     cassandra_storage_port: int = 7000
-    cassandra_jit: str = "quick"  # the JVM's compilers: "quick" (C1 only) or "full" (C1, then C2 for hot code)
+    cassandra_jit: str = "full"  # the JVM's compilers: "full" (C1, then C2 for hot code) or "quick" (C1 only)
     cache_dir: Path = REPO_ROOT / ".cache"
     # Request-path tuning (see README, "Speed").
     posterior_refresh_s: float = 1.0
@@ -126,7 +126,7 @@ class Settings:
             port=_int(env, "SLOTBANDIT_PORT", 8000, 1, 65535),
             cassandra_data_dir=Path(env.get("SLOTBANDIT_CASSANDRA_DATA_DIR", str(cls.cassandra_data_dir))).resolve(),
             cassandra_storage_port=_int(env, "SLOTBANDIT_CASSANDRA_STORAGE_PORT", 7000, 1, 65535),
-            cassandra_jit=_choice(env, "SLOTBANDIT_CASSANDRA_JIT", "QUICK", ("QUICK", "FULL")).lower(),
+            cassandra_jit=_choice(env, "SLOTBANDIT_CASSANDRA_JIT", "FULL", ("QUICK", "FULL")).lower(),
             cache_dir=Path(env.get("SLOTBANDIT_CACHE_DIR", str(cls.cache_dir))).resolve(),
             posterior_refresh_s=_float(env, "SLOTBANDIT_POSTERIOR_REFRESH_S", 1.0, 0.05, 60.0),
             config_refresh_s=_float(env, "SLOTBANDIT_CONFIG_REFRESH_S", 2.0, 0.05, 4.0),

@@ -46,15 +46,17 @@ HOST = "127.0.0.1"
 
 # Cassandra 2.1's shared worker pool spins after every request it serves: each idle worker sleeps
 # 10 us at a time, for a while, looking for more work. With the default timer slack (50 us) those
-# wake-ups cost many times the request's own CPU; with a 1 ms slack they are woken far less often
-# (README "Speed"). Requests themselves wake the server by socket, which the slack does not delay.
-TIMER_SLACK_NS = 1_000_000
+# wake-ups cost many times the request's own CPU; with a coarser slack they are woken less often. But a
+# request waits for a spinning worker to wake, so the slack is also added to round trips (a frequency
+# cap waits for two). 200 us: measured, one insert every 50 ms costs 10.7 % of a core (22.9 % at 50 us,
+# 4.9 % at 1 ms) and a round trip through the driver 0.67 ms (1.20 ms at 1 ms) (README "Speed").
+TIMER_SLACK_NS = 200_000
 
-# The JVM's compilers (SLOTBANDIT_CASSANDRA_JIT). "quick": the quick compiler (C1) only; the
-# optimising one (C2) spent a core-second or more compiling in the first minutes, on the cores the
-# service runs on, and a development load needs no peak speed. "full": C1, then C2 for the hot code;
+# The JVM's compilers (SLOTBANDIT_CASSANDRA_JIT). "full": C1, then the optimising C2 for the hot code;
 # under a sustained load (a bulk load of events) Cassandra then spends about half the CPU per request
-# (README, "Loading history").
+# of "quick" (README, "Loading history"), so `slotbandit cassandra start` uses it. "quick": C1 only,
+# which saves a core-second or more of compiling in the first minutes: the default of this class, for
+# the short-lived servers of the test suite.
 JIT_FLAGS = {"quick": ("-XX:TieredStopAtLevel=1",), "full": ()}
 
 # Java packages Cassandra 2.1 reaches into by reflection; Java 17 refuses unless opened.

@@ -4,9 +4,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Optional
+
+from app.lazy import computed_once
 
 EVENT_TYPES = ("app_launched", "game_start", "game_end", "offer_shown", "purchase", "refund", "cancellation")
 MONEY_EVENTS = ("purchase", "refund", "cancellation")
@@ -33,12 +34,12 @@ class CustomerEvent:
     digest: Optional[str] = None  # SHA-256 of the content when the parser computed it (raw events)
     attrs_text: Optional[str] = None  # ``attrs_json`` when the parser wrote it already (raw events)
 
-    @cached_property
+    @computed_once
     def month(self) -> str:
         moment = self.event_time.astimezone(timezone.utc)
         return f"{moment.year:04d}{moment.month:02d}"
 
-    @cached_property
+    @computed_once
     def hour(self) -> str:
         """The UTC hour of the event's time as 'YYYYMMDDHH'."""
         moment = self.event_time.astimezone(timezone.utc)
@@ -49,12 +50,12 @@ class CustomerEvent:
         """The event time in microseconds since the epoch: the write timestamp of its feature cells."""
         return int((self.event_time - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
 
-    @cached_property
+    @computed_once
     def attrs_json(self) -> str:
         """The event's own fields as stored: compact JSON with sorted keys (``compact_json``)."""
         return self.attrs_text if self.attrs_text is not None else compact_json(self.attrs)
 
-    @cached_property
+    @computed_once
     def fingerprint(self) -> str:
         """SHA-256 of the event's canonical JSON: tells a resend of the same event from another one."""
         if self.digest is not None:

@@ -11,13 +11,13 @@ import logging
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
+from app.lazy import computed_once
 from app.storage import event_blocks
 from app.storage.db import Database
 
@@ -51,7 +51,7 @@ class Event:
     policy: Optional[str] = None
     propensity: Optional[float] = None
 
-    @cached_property  # read twice per write (partition grouping, row values); computed once
+    @computed_once  # read twice per write (partition grouping, row values); computed once
     def hour(self) -> str:
         return hour_bucket(self.event_time)
 

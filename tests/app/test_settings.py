@@ -13,8 +13,8 @@ def test_defaults_use_the_embedded_server_with_protocol_3():
     assert settings.cassandra_port == 9042 and settings.keyspace == "slotbandit" and settings.port == 8000
     assert settings.effective_protocol_version == 3
     assert settings.replication == DEFAULT_REPLICATION
-    assert settings.cassandra_jit == "quick"
-    assert Settings.from_env({"SLOTBANDIT_CASSANDRA_JIT": "full"}).cassandra_jit == "full"
+    assert settings.cassandra_jit == "full"
+    assert Settings.from_env({"SLOTBANDIT_CASSANDRA_JIT": "quick"}).cassandra_jit == "quick"
 
 
 def test_external_cluster_negotiates_the_protocol():
