@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Optional
 
-from app.lazy import computed_once
+from app.storage.lazy import computed_once
 
 EVENT_TYPES = ("app_launched", "game_start", "game_end", "offer_shown", "purchase", "refund", "cancellation")
 MONEY_EVENTS = ("purchase", "refund", "cancellation")

@@ -17,7 +17,7 @@ from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
-from app.lazy import computed_once
+from app.storage.lazy import computed_once
 from app.storage import event_blocks
 from app.storage.db import Database
 

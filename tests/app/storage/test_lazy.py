@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from app.lazy import computed_once
+from app.storage.lazy import computed_once
 
 
 @dataclass(frozen=True)
