@@ -13,6 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator, List
 
+import orjson
+
 FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -79,7 +81,7 @@ def _ndjson(path: Path, rows: int) -> Iterator[tuple]:
             if not line.strip():
                 continue
             try:
-                chunk.append(json.loads(line))
+                chunk.append(json_line(line))
             except (ValueError, RecursionError) as error:
                 chunk.append(NotJSON(f"line is not JSON: {error}"))
             if len(chunk) == rows:
@@ -87,6 +89,36 @@ def _ndjson(path: Path, rows: int) -> Iterator[tuple]:
                 chunk, done = [], 0
         if chunk or done:
             yield chunk, done
+
+
+def json_line(line: bytes) -> Any:
+    """``json.loads(line)``: the same value or the same error, about three times faster. orjson reads
+    the line; what it refuses (NaN, UTF-16, a lone surrogate, bad JSON) goes to the standard library,
+    which reads it or says what is wrong, and so does a line orjson may have read differently: one
+    with an integer beyond 64 bits, which orjson makes a float."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+    return value if _exact(value) else json.loads(line)
+
+
+_BEYOND_64_BITS = 2.0 ** 63
+
+
+def _exact(value: Any) -> bool:
+    """False when ``value`` holds a whole float of 2**63 or more: maybe an integer of the line."""
+    kind = value.__class__
+    if kind is float:
+        return not (abs(value) >= _BEYOND_64_BITS and value.is_integer())
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return True
+    for item in value:
+        if item.__class__ is not str and not _exact(item):
+            return False
+    return True
 
 
 def _csv(path: Path, rows: int) -> Iterator[tuple]:
