@@ -92,7 +92,7 @@ def _ndjson(path: Path, rows: int) -> Iterator[tuple]:
 
 
 def json_line(line: bytes) -> Any:
-    """``json.loads(line)``: the same value or the same error, about three times faster. orjson reads
+    """``json.loads(line)``: the same value or the same error, two to three times faster. orjson reads
     the line; what it refuses (NaN, UTF-16, a lone surrogate, bad JSON) goes to the standard library,
     which reads it or says what is wrong, and so does a line orjson may have read differently: one
     with an integer beyond 64 bits, which orjson makes a float."""
